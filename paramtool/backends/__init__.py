@@ -1,0 +1,127 @@
+"""Array I/O backends: ``native`` (paramtool's own reader/writer) and ``mxnet`` (``mx.nd``).
+
+Both give the same :class:`Listing` of a file and the same rewrite operation, so every command
+can run on either and the test suite can compare them. Only :mod:`paramtool.backends.mxnet`
+imports MXNet, and only when that backend is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+BackendName = Literal["native", "mxnet"]
+BACKENDS: tuple[BackendName, ...] = ("native", "mxnet")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One array of a file, as a listing shows it.
+
+    Attributes
+    ----------
+    name:
+        The key, or None in an unnamed list.
+    shape:
+        Logical shape, C order.
+    dtype:
+        numpy dtype name, ``"bfloat16"`` for MXNet's bfloat16, ``"none"`` for an uninitialised
+        array.
+    nbytes:
+        Bytes of element data: ``itemsize * prod(shape)``.
+    stype:
+        Storage type: ``default`` (dense), ``row_sparse`` or ``csr``.
+    context:
+        The context saved in the record (``"cpu(0)"``), or None where the backend cannot tell
+        (MXNet's CPU build ignores it on load, spec §4).
+    version:
+        Record version 0–3 (native backend only).
+    offset:
+        Absolute byte offset of the record (native backend only).
+    """
+
+    name: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    stype: str = "default"
+    context: str | None = None
+    version: int | None = None
+    offset: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of elements, ``prod(shape)`` (0 for an uninitialised array)."""
+        if self.dtype == "none":
+            return 0
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a backend reports about a whole file.
+
+    Attributes
+    ----------
+    path:
+        The file.
+    entries:
+        One :class:`Entry` per array, in file order (for the mxnet backend: as ``mx.nd.load``
+        returns them, so duplicate names appear once).
+    named:
+        False for an unnamed list.
+    file_size:
+        Bytes.
+    trailing_bytes:
+        Bytes after the name table (native backend only; None otherwise).
+    backend:
+        ``native`` or ``mxnet``.
+    """
+
+    path: str
+    entries: list[Entry]
+    named: bool
+    file_size: int
+    trailing_bytes: int | None
+    backend: BackendName
+
+    @property
+    def names(self) -> list[str | None]:
+        return [e.name for e in self.entries]
+
+
+class Backend(Protocol):
+    """What each backend module provides."""
+
+    def list_file(self, path: str) -> Listing:
+        """List ``path``. Raises FormatError/UnsupportedFormatError (native), BackendError."""
+        ...
+
+    def rewrite(
+        self, src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool
+    ) -> None:
+        """Write ``dest`` with entries ``(index into list_file(src).entries, new name)``."""
+        ...
+
+
+def get_backend(name: BackendName) -> Backend:
+    """The backend module called ``name``; importing ``mxnet`` only for ``"mxnet"``.
+
+    Raises
+    ------
+    BackendUnavailableError
+        ``"mxnet"`` was asked for and ``import mxnet`` fails (any exception: MXNet 1.9.1 raises
+        AttributeError under numpy >= 1.24).
+    """
+    if name == "mxnet":
+        from paramtool.backends import mxnet as mxnet_backend
+
+        mxnet_backend.import_mxnet()
+        return mxnet_backend
+    from paramtool.backends import native
+
+    return native

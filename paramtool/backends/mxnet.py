@@ -1,0 +1,140 @@
+"""The MXNet backend: reads with ``mx.nd.load`` and writes with ``mx.nd.save``.
+
+This is the only module that imports MXNet, and only when the backend is asked for. Files
+written under numpy shape semantics (V3 records) can only be loaded with numpy shape on, and
+V0–V2 files only with it off (spec §6), so loading tries the default mode first and retries
+under ``mx.util.np_shape(True)`` when MXNet's error names ``is_np_shape``; a rewrite saves in
+the mode the file loaded in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from paramtool.backends import Entry, Listing
+from paramtool.errors import BackendError, BackendUnavailableError
+from paramtool.writer import atomic_output
+
+_mx: Any = None
+
+
+def import_mxnet() -> Any:
+    """Import and return the ``mxnet`` module.
+
+    Raises
+    ------
+    BackendUnavailableError
+        On any exception from the import (ImportError where it is not installed, AttributeError
+        from MXNet 1.9.1 under numpy >= 1.24, OSError for a missing shared library).
+    """
+    global _mx
+    if _mx is None:
+        try:
+            import mxnet
+        except Exception as e:
+            raise BackendUnavailableError(
+                f"the mxnet backend is unavailable: `import mxnet` failed "
+                f"({type(e).__name__}: {e}); it needs mxnet==1.9.1 with numpy<1.24 on "
+                f"Python < 3.12, or use --backend native"
+            ) from None
+        _mx = mxnet
+    return _mx
+
+
+def load(path: str) -> tuple[list[str | None], list[Any], bool]:
+    """Load ``path`` with ``mx.nd.load``.
+
+    Returns
+    -------
+    (names, arrays, np_shape):
+        Names in order (None for an unnamed list), the NDArrays, and whether the file needed
+        numpy shape semantics (V3 records).
+
+    Raises
+    ------
+    BackendError
+        MXNet cannot load the file (its own message is kept), e.g. a file mixing V2 and V3
+        records, which MXNet 1.9.1 cannot load in any mode.
+    """
+    mx = import_mxnet()
+    if not os.path.isfile(path):
+        raise BackendError(f"{path}: no such file")
+    np_shape = False
+    try:
+        data = mx.nd.load(path)
+    except mx.base.MXNetError as e:
+        if "is_np_shape" not in str(e):
+            raise BackendError(f"{path}: mx.nd.load failed: {_first_line(e)}") from None
+        np_shape = True
+        try:
+            with mx.util.np_shape(True):
+                data = mx.nd.load(path)
+        except mx.base.MXNetError as e2:
+            raise BackendError(
+                f"{path}: mx.nd.load failed in both shape modes (records of mixed versions?): "
+                f"{_first_line(e2)}"
+            ) from None
+    if isinstance(data, dict):
+        return list(data.keys()), list(data.values()), np_shape
+    return [None] * len(data), list(data), np_shape
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:
+        if "Check failed" in ln or "Error" in ln:
+            return ln
+    return lines[0] if lines else type(e).__name__
+
+
+def dtype_name(arr: Any) -> str:
+    """numpy dtype name of an NDArray; ``"bfloat16"`` for MXNet's structured bfloat16 dtype."""
+    import numpy as np
+
+    dt = np.dtype(arr.dtype)
+    if dt.names == ("bfloat16",):
+        return "bfloat16"
+    return dt.name
+
+
+def to_numpy(arr: Any) -> Any:
+    """``arr.asnumpy()``; bfloat16 comes back as MXNet's structured dtype of raw uint16 words."""
+    return arr.asnumpy()
+
+
+def list_file(path: str) -> Listing:
+    """List ``path`` as ``mx.nd.load`` sees it (loads every array). Raises BackendError."""
+    names, arrays, _ = load(path)
+    entries = []
+    for name, arr in zip(names, arrays):
+        shape = tuple(int(d) for d in arr.shape)
+        dtype = dtype_name(arr)
+        size = 1
+        for d in shape:
+            size *= d
+        import numpy as np
+
+        entries.append(Entry(name, shape, dtype, size * np.dtype(arr.dtype).itemsize))
+    return Listing(
+        path, entries, not names or names[0] is not None, os.path.getsize(path), None, "mxnet"
+    )
+
+
+def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool) -> None:
+    """Load ``src`` with ``mx.nd.load`` and save the selection with ``mx.nd.save``, atomically.
+
+    The file is saved in the shape mode it loaded in (V3 stays V3). Raises BackendError.
+    """
+    mx = import_mxnet()
+    names, arrays, np_shape = load(src)
+    out = {new: arrays[i] for i, new in selection}
+    mode = mx.util.np_shape(True) if np_shape else contextlib.nullcontext()
+    with atomic_output(dest, mode_from=dest if in_place else None) as (_f, tmp):
+        try:
+            with mode:
+                mx.nd.save(tmp, out)
+        except mx.base.MXNetError as e:
+            raise BackendError(f"{dest}: mx.nd.save failed: {_first_line(e)}") from None

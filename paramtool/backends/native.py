@@ -1,0 +1,43 @@
+"""The native backend: paramtool's own header reader and byte-copying writer (no MXNet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from paramtool.backends import Entry, Listing
+from paramtool.format import STYPE_NAMES
+from paramtool.index import open_params
+from paramtool.writer import write_renamed
+
+
+def list_file(path: str) -> Listing:
+    """List ``path`` from its record headers only (no array data is read).
+
+    Raises
+    ------
+    FormatError, UnsupportedFormatError
+        As :func:`paramtool.index.open_params`.
+    """
+    with open_params(path) as pf:
+        entries = [
+            Entry(
+                name=r.name,
+                shape=r.shape,
+                dtype=r.dtype_name,
+                nbytes=r.nbytes,
+                stype=STYPE_NAMES[r.stype],
+                context=r.context_name or None,
+                version=r.version,
+                offset=r.offset,
+            )
+            for r in pf.records
+        ]
+        layout = pf.layout
+        return Listing(path, entries, layout.named, layout.size, layout.trailing_bytes, "native")
+
+
+def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool) -> None:
+    """Copy the selected records of ``src`` byte for byte under new names (see
+    :func:`paramtool.writer.write_renamed`)."""
+    with open_params(src) as pf:
+        write_renamed(pf, dest, selection, in_place=in_place)

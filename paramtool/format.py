@@ -1,0 +1,526 @@
+"""The MXNet NDArray-list binary format (``.params``), as read and written by MXNet 1.9.1.
+
+This module is the one place that knows the bytes. Every fact below is from
+``shared/spec/params-format.md`` (section numbers quoted), which was checked byte by byte against
+files written by MXNet 1.9.1 (``src/ndarray/ndarray.cc``: ``NDArray::Save``/``Load``,
+``LegacyLoad``; ``include/mxnet/tuple.h``; ``3rdparty/mshadow/mshadow/base.h``).
+
+Layout (all little-endian, no padding or alignment; §1, §2)::
+
+    u64 list magic 0x112 | u64 reserved (0) | u64 N
+    N array records, back to back (versions may differ per record)
+    u64 K (0 = unnamed list, else K == N) | K x (u64 length, UTF-8 bytes)
+    [bytes after the name table are ignored by MXNet]
+
+Record versions (§3), told apart by the record's first u32:
+
+=========  ============  ===================================================================
+version    first u32     layout
+=========  ============  ===================================================================
+V3         0xF993FACA    magic, i32 stype, [storage shape], shape, i32 dev_type, i32 dev_id,
+                         i32 type_flag, data. numpy shape semantics: ndim 0 is a 0-d scalar.
+V2         0xF993FAC9    same bytes as V3; ndim 0 means a "none" array and the record ends.
+V1         0xF993FAC8    magic, shape, ctx, type_flag, data (dense only; MXNet 0.11).
+V0         anything      the word *is* ndim (u32), then ndim x u32 dims, ctx, type_flag, data.
+=========  ============  ===================================================================
+
+A shape (V1–V3) is ``i32 ndim`` followed by ``ndim x i64`` dims (§3.3). Sparse records
+(stype 1 ``row_sparse``, 2 ``csr``, §7) are recognised but not decoded by this version.
+
+Only :mod:`struct` is needed to walk the headers: this module imports neither numpy nor MXNet,
+so listing a file stays cheap (numpy is imported by :mod:`paramtool.index` when array data is
+actually read).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from paramtool.errors import FormatError, UnsupportedFormatError
+
+#: u64 at offset 0 of every NDArray-list file (``kMXAPINDArrayListMagic``, §2).
+LIST_MAGIC = 0x112
+#: Size in bytes of the list header: magic, reserved, array count (§2).
+HEADER_SIZE = 24
+
+MAGIC_V1 = 0xF993FAC8
+MAGIC_V2 = 0xF993FAC9
+MAGIC_V3 = 0xF993FACA
+#: Record magic (first u32) for each version that has one (§3.1).
+RECORD_MAGIC = {1: MAGIC_V1, 2: MAGIC_V2, 3: MAGIC_V3}
+
+#: Storage type numbers (``include/mxnet/ndarray.h``, §3.2, §7).
+STYPE_DEFAULT = 0
+STYPE_NAMES = {0: "default", 1: "row_sparse", 2: "csr"}
+
+#: Device types stored in a record's context (``include/mxnet/base.h``, §4).
+DEVICE_NAMES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
+
+
+@dataclass(frozen=True)
+class DType:
+    """One MXNet ``type_flag`` (mshadow ``enum TypeFlag``, spec §5).
+
+    Attributes
+    ----------
+    flag:
+        The i32 stored in the record.
+    name:
+        numpy dtype name (``"float32"``), or ``"bfloat16"`` for flag 12.
+    itemsize:
+        Bytes per element.
+    numpy:
+        numpy dtype string used to decode the raw little-endian bytes. bfloat16 is decoded as raw
+        ``<u2`` words (the top 16 bits of the float32 pattern), never as float16.
+    mxnet_191:
+        Whether MXNet 1.9.1 can load arrays of this dtype (flags 8–11 exist only in MXNet 2.x).
+    """
+
+    flag: int
+    name: str
+    itemsize: int
+    numpy: str
+    mxnet_191: bool = True
+
+
+DTYPES: dict[int, DType] = {
+    d.flag: d
+    for d in (
+        DType(0, "float32", 4, "<f4"),
+        DType(1, "float64", 8, "<f8"),
+        DType(2, "float16", 2, "<f2"),
+        DType(3, "uint8", 1, "|u1"),
+        DType(4, "int32", 4, "<i4"),
+        DType(5, "int8", 1, "|i1"),
+        DType(6, "int64", 8, "<i8"),
+        DType(7, "bool", 1, "|b1"),
+        DType(8, "int16", 2, "<i2", mxnet_191=False),
+        DType(9, "uint16", 2, "<u2", mxnet_191=False),
+        DType(10, "uint32", 4, "<u4", mxnet_191=False),
+        DType(11, "uint64", 8, "<u8", mxnet_191=False),
+        DType(12, "bfloat16", 2, "<u2"),
+    )
+}
+#: dtype name -> flag, the inverse of :data:`DTYPES`.
+DTYPE_FLAGS: dict[str, int] = {d.name: d.flag for d in DTYPES.values()}
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_I32x3 = struct.Struct("<iii")
+
+
+@dataclass(slots=True)
+class Record:
+    """Header facts about one array record; the array data is not read.
+
+    All offsets are absolute byte positions from the start of the file; sizes are in bytes.
+
+    Attributes
+    ----------
+    index:
+        0-based position of the record in the file.
+    version:
+        0, 1, 2 or 3 (spec §3.1).
+    stype:
+        Storage type: 0 dense (the only one this version decodes).
+    shape:
+        Logical shape, C order, outermost first. ``()`` for a 0-d scalar or a "none" record.
+    dtype:
+        The :class:`DType`, or None for a "none" (uninitialised) record, which has no data.
+    context:
+        ``(dev_type, dev_id)`` as saved (§4), or None for a "none" record.
+    offset:
+        Where the record starts (its magic, or its ndim for V0).
+    data_offset:
+        Where the element bytes start.
+    nbytes:
+        Size of the element bytes: ``itemsize * prod(shape)``.
+    end:
+        Offset just past the record; records are contiguous, so this is the next one's ``offset``.
+    name:
+        The record's name decoded as UTF-8 (invalid bytes kept as surrogate escapes, so
+        ``name.encode("utf-8", "surrogateescape")`` gives the stored bytes back), or None in an
+        unnamed list.
+    """
+
+    index: int
+    version: int
+    stype: int
+    shape: tuple[int, ...]
+    dtype: DType | None
+    context: tuple[int, int] | None
+    offset: int
+    data_offset: int
+    nbytes: int
+    end: int
+    name: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of elements (``prod(shape)``; 0 for a "none" record)."""
+        if self.dtype is None:
+            return 0
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def is_none(self) -> bool:
+        """True for a "none" (uninitialised) array: V2 ndim 0, or V0/V1 ndim 0 (spec §3.5, §6)."""
+        return self.dtype is None
+
+    @property
+    def dtype_name(self) -> str:
+        """numpy dtype name, ``"bfloat16"`` for flag 12, ``"none"`` for a "none" record."""
+        return self.dtype.name if self.dtype is not None else "none"
+
+    @property
+    def context_name(self) -> str:
+        """The saved context as MXNet prints it, e.g. ``"cpu(0)"``, ``"gpu(1)"``; ``""`` if none."""
+        if self.context is None:
+            return ""
+        dev_type, dev_id = self.context
+        return f"{DEVICE_NAMES.get(dev_type, f'device{dev_type}')}({dev_id})"
+
+
+@dataclass(slots=True)
+class FileLayout:
+    """Everything :func:`read_layout` learns from a file's headers and name table.
+
+    Attributes
+    ----------
+    records:
+        One :class:`Record` per array, in file order, with names filled in.
+    named:
+        False for an unnamed list (name count 0 with at least one record).
+    reserved:
+        The reserved u64 at offset 8 (MXNet writes 0 and ignores it).
+    records_end:
+        Offset of the name count, i.e. just past the last record.
+    names_end:
+        Offset just past the name table.
+    size:
+        File size in bytes; ``size - names_end`` bytes trail the name table (MXNet ignores them).
+    """
+
+    records: list[Record]
+    named: bool
+    reserved: int
+    records_end: int
+    names_end: int
+    size: int
+
+    @property
+    def trailing_bytes(self) -> int:
+        """Bytes after the name table (ignored by MXNet, spec §1)."""
+        return self.size - self.names_end
+
+
+class _Cursor:
+    """Exact reads from a binary file; every short read names the field, record and offset."""
+
+    __slots__ = ("bytes_read", "f", "path", "pos", "record", "size")
+
+    def __init__(self, f: BinaryIO, path: str, size: int) -> None:
+        self.f = f
+        self.path = path
+        self.size = size
+        self.pos = 0
+        self.record: int | None = None
+        self.bytes_read = 0
+
+    @property
+    def left(self) -> int:
+        return self.size - self.pos
+
+    def fail(self, message: str, field: str, offset: int | None = None) -> FormatError:
+        return FormatError(
+            self.path,
+            message,
+            offset=self.pos if offset is None else offset,
+            record=self.record,
+            field=field,
+        )
+
+    def need(self, n: int, field: str) -> None:
+        if n > self.left:
+            raise self.fail(f"file ends early (needs {n} bytes, {self.left} left)", field)
+
+    def take(self, n: int, field: str) -> bytes:
+        self.need(n, field)
+        data = self.f.read(n)
+        if len(data) != n:  # the file shrank under us
+            raise self.fail(f"file ends early (needs {n} bytes, got {len(data)})", field)
+        self.pos += n
+        self.bytes_read += n
+        return data
+
+    def skip(self, n: int, field: str) -> None:
+        self.need(n, field)
+        self.pos += n
+        self.f.seek(self.pos)
+
+    def u32(self, field: str) -> int:
+        value: int = _U32.unpack(self.take(4, field))[0]
+        return value
+
+    def i32(self, field: str) -> int:
+        value: int = _I32.unpack(self.take(4, field))[0]
+        return value
+
+    def u64(self, field: str) -> int:
+        value: int = _U64.unpack(self.take(8, field))[0]
+        return value
+
+
+def describe_foreign(head: bytes) -> str:
+    """Say what a file that does not start with the list magic most likely is.
+
+    ``head`` is up to the first 512 bytes of the file. Returns a sentence fragment.
+    """
+    if not head:
+        return "empty file (0 bytes), not an MXNet .params file"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return (
+            "ZIP archive: an MXNet 2.x npz-format .params file, or not a checkpoint at all; "
+            "npz-format files are not supported yet"
+        )
+    if head.startswith(b"\x93NUMPY"):
+        return "a numpy .npy file (MXNet 2.x single-array save); not supported yet"
+    if head.startswith(b"version https://git-lfs"):
+        return "Git LFS pointer file, not the checkpoint itself (run `git lfs pull` to fetch it)"
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "HTML/XML page (a failed download?), not an MXNet .params file"
+    if stripped.startswith((b"{", b"[")):
+        return "JSON text (a -symbol.json file?), not an MXNet .params file"
+    try:
+        head.decode("utf-8")
+        is_text = all(32 <= b < 127 or b in b"\t\r\n" for b in head[:64])
+    except UnicodeDecodeError:
+        is_text = False
+    if is_text:
+        return "plain text, not an MXNet .params file"
+    return (
+        f"not an MXNet .params file: starts with {head[:8].hex(' ')}, "
+        f"expected the list magic 12 01 00 00 00 00 00 00"
+    )
+
+
+def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
+    """Walk the headers and the name table of an NDArray-list file without reading array data.
+
+    Parameters
+    ----------
+    f:
+        Binary file positioned anywhere; it is read from offset 0.
+    path:
+        Name used in error messages.
+    size:
+        File size in bytes (from ``os.fstat``); every count and length is checked against the
+        bytes left before anything is allocated.
+
+    Returns
+    -------
+    (layout, bytes_read):
+        The :class:`FileLayout` and how many bytes were read (headers and names only).
+
+    Raises
+    ------
+    FormatError
+        Not an NDArray list, truncated, or a field out of range; the message names the record,
+        the field and the byte offset.
+    UnsupportedFormatError
+        A sparse record, or an MXNet 2.x zip/npy file.
+    """
+    c = _Cursor(f, path, size)
+    f.seek(0)
+    head = f.read(512)
+    if not head.startswith(_U64.pack(LIST_MAGIC)):
+        if head and _U64.pack(LIST_MAGIC).startswith(head):
+            raise FormatError(path, f"file ends early ({size} bytes)", offset=0, field="list magic")
+        what = describe_foreign(head)
+        err_cls = UnsupportedFormatError if "not supported yet" in what else FormatError
+        raise err_cls(path, what)
+    f.seek(0)
+    c.take(8, "list magic")
+    reserved = c.u64("reserved")
+    n = c.u64("array count")
+    # Every record takes at least 4 bytes (a V0 "none" record is a lone ndim of 0), and the name
+    # count needs 8 more: bound the count before looping on it.
+    if n > (c.left - 8) // 4:
+        raise c.fail(
+            f"array count {n} cannot fit in the {c.left} bytes left", "array count", c.pos - 8
+        )
+    records: list[Record] = []
+    for i in range(n):
+        c.record = i
+        records.append(_read_record(c, i))
+    c.record = None
+    records_end = c.pos
+    k = c.u64("name count")
+    if k not in (0, n):
+        raise c.fail(
+            f"name count {k} is neither 0 (unnamed list) nor the array count {n}",
+            "name count",
+            c.pos - 8,
+        )
+    for i in range(k):
+        c.record = i
+        length = c.u64("name length")
+        if length > c.left:
+            raise c.fail(
+                f"name length {length} is past the end of the file ({c.left} bytes left)",
+                "name length",
+                c.pos - 8,
+            )
+        raw = c.take(length, "name")
+        records[i].name = raw.decode("utf-8", "surrogateescape")
+    layout = FileLayout(
+        records=records,
+        named=k > 0 or n == 0,
+        reserved=reserved,
+        records_end=records_end,
+        names_end=c.pos,
+        size=size,
+    )
+    return layout, c.bytes_read
+
+
+def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:
+    """Read a shape: V0 ``u32 ndim, u32 dims``; V1–V3 ``i32 ndim, i64 dims`` (spec §3.3, §3.5)."""
+    start = c.pos
+    if version == 0:
+        ndim = c.u32("ndim")
+        width, fmt = 4, "I"
+    else:
+        ndim = c.i32("ndim")
+        width, fmt = 8, "q"
+        if ndim < 0:
+            raise c.fail(f"ndim {ndim} is negative", "ndim", start)
+    if ndim * width > c.left:
+        raise c.fail(
+            f"ndim {ndim} needs {ndim * width} bytes of dims, only {c.left} left", "ndim", start
+        )
+    shape = struct.unpack(f"<{ndim}{fmt}", c.take(ndim * width, "dims")) if ndim else ()
+    for j, d in enumerate(shape):
+        if d < 0:
+            raise c.fail(f"dim {j} is {d}", "dims", start + 4 + j * width)
+    return tuple(shape)
+
+
+def _read_record(c: _Cursor, index: int) -> Record:
+    offset = c.pos
+    word = c.u32("record magic")
+    stype = STYPE_DEFAULT
+    if word in (MAGIC_V2, MAGIC_V3):
+        version = 2 if word == MAGIC_V2 else 3
+        stype = c.i32("stype")
+        if stype not in STYPE_NAMES:
+            raise c.fail(f"unknown storage type {stype}", "stype", c.pos - 4)
+        if stype != STYPE_DEFAULT:
+            raise UnsupportedFormatError(
+                c.path,
+                f"storage type {STYPE_NAMES[stype]} (sparse) is not supported yet",
+                offset=c.pos - 4,
+                record=index,
+                field="stype",
+            )
+        shape = _read_shape(c, version)
+        if version == 2 and not shape:  # V2 ndim 0: a "none" array, the record ends (§3.2)
+            return Record(index, version, stype, (), None, None, offset, c.pos, 0, c.pos)
+    elif word == MAGIC_V1:
+        version = 1
+        shape = _read_shape(c, 1)
+        if not shape:  # old writers' "none" array (§3.4)
+            return Record(index, version, stype, (), None, None, offset, c.pos, 0, c.pos)
+    else:
+        version = 0
+        c.pos = offset
+        c.f.seek(offset)
+        c.bytes_read -= 4
+        if word and 16 + 4 * word > c.left:
+            raise c.fail(
+                f"first word 0x{word:08X} is not a record magic (V1-V3), and as a V0 ndim it "
+                f"would need {16 + 4 * word} bytes, only {c.left} left",
+                "record magic",
+            )
+        shape = _read_shape(c, 0)
+        if not shape:  # V0 ndim 0: "none" array, the record ends (§3.5)
+            return Record(index, version, stype, (), None, None, offset, c.pos, 0, c.pos)
+    dev_type, dev_id, flag = _I32x3.unpack(c.take(12, "context and type_flag"))
+    dtype = DTYPES.get(flag)
+    if dtype is None:
+        raise c.fail(f"unknown dtype flag {flag}", "type_flag", c.pos - 4)
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * dtype.itemsize
+    data_offset = c.pos
+    if nbytes > c.left:
+        raise c.fail(
+            f"array data of shape {shape} {dtype.name} needs {nbytes} bytes, only {c.left} left",
+            "data",
+        )
+    c.skip(nbytes, "data")
+    return Record(
+        index, version, stype, shape, dtype, (dev_type, dev_id), offset, data_offset, nbytes, c.pos
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def encode_list_header(count: int) -> bytes:
+    """The 24-byte list header: magic 0x112, reserved 0, array count (spec §2)."""
+    return struct.pack("<QQQ", LIST_MAGIC, 0, count)
+
+
+def encode_dense_header(
+    shape: tuple[int, ...], flag: int, *, version: int = 2, context: tuple[int, int] = (1, 0)
+) -> bytes:
+    """Header bytes of a dense V2/V3 record; the element bytes follow it (spec §3.2).
+
+    Parameters
+    ----------
+    shape:
+        Logical shape. ``()`` (0-d) requires ``version=3``: a V2 record with ndim 0 means "none".
+    flag:
+        dtype ``type_flag`` (a key of :data:`DTYPES`).
+    version:
+        2 or 3; V0/V1 are never written (spec §12 item 16).
+    context:
+        ``(dev_type, dev_id)``; ``(1, 0)`` (cpu(0)) unless copied from a source record.
+
+    Raises
+    ------
+    ValueError
+        Bad version, unknown flag, negative dim, or a 0-d array with version 2.
+    """
+    if version not in (2, 3):
+        raise ValueError(f"can only write record versions 2 and 3, not {version}")
+    if flag not in DTYPES:
+        raise ValueError(f"unknown dtype flag {flag}")
+    if not shape and version == 2:
+        raise ValueError("a 0-d array needs a V3 record (V2 ndim 0 means 'none', spec §6)")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dim in shape {shape}")
+    return (
+        struct.pack("<IiI", RECORD_MAGIC[version], STYPE_DEFAULT, len(shape))
+        + struct.pack(f"<{len(shape)}q", *shape)
+        + struct.pack("<iii", context[0], context[1], flag)
+    )
+
+
+def encode_names(names: list[bytes]) -> bytes:
+    """The name table: u64 count, then u64 length + raw bytes for each name (spec §2)."""
+    parts = [_U64.pack(len(names))]
+    for raw in names:
+        parts.append(_U64.pack(len(raw)))
+        parts.append(raw)
+    return b"".join(parts)

@@ -1,0 +1,176 @@
+"""A lazy, header-only index of a ``.params`` file, with arrays read on demand.
+
+``open_params(path)`` walks the record headers and the name table (see :mod:`paramtool.format`)
+and keeps the file open; nothing of the array data is read until :meth:`ParamsFile.read` is
+called, and numpy is imported only then.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+from paramtool.errors import FormatError
+from paramtool.format import FileLayout, Record, read_layout
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: numpy dtype MXNet's own Python uses for bfloat16 (``python/mxnet/ndarray/ndarray.py``):
+#: a structured dtype over one little-endian uint16 word. Built lazily, see :func:`bfloat16_dtype`.
+BFLOAT16_FIELD = "bfloat16"
+
+
+def bfloat16_dtype() -> np.dtype:  # type: ignore[type-arg]
+    """``np.dtype([("bfloat16", "<u2")])``: how MXNet 1.9.1 Python types bfloat16 arrays.
+
+    The values are raw bfloat16 words (the top 16 bits of a float32), never float16. To get
+    float32 values: ``(a.view("<u2").astype("<u4") << 16).view("<f4")``.
+    """
+    import numpy as np
+
+    return np.dtype([(BFLOAT16_FIELD, "<u2")])
+
+
+class ParamsFile:
+    """An open ``.params`` file: record headers and names, arrays on demand.
+
+    Use as a context manager (``with open_params(p) as pf: ...``) or call :meth:`close`.
+
+    Attributes
+    ----------
+    path:
+        The path as given.
+    layout:
+        The :class:`~paramtool.format.FileLayout` (records, name table offsets, size).
+    bytes_read:
+        Bytes read from the file so far (headers and names at open; array data added by
+        :meth:`read`). Opening reads no array data.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        try:
+            self._f: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as e:
+            raise FormatError(self.path, f"cannot open: {e.strerror or e}") from None
+        try:
+            size = os.fstat(self._f.fileno()).st_size
+            self.layout: FileLayout
+            self.layout, self.bytes_read = read_layout(self._f, self.path, size)
+        except OSError as e:
+            self._f.close()
+            raise FormatError(self.path, f"cannot read: {e.strerror or e}") from None
+        except BaseException:
+            self._f.close()
+            raise
+
+    # -- container protocol ---------------------------------------------------------------
+    @property
+    def records(self) -> list[Record]:
+        """The records in file order."""
+        return self.layout.records
+
+    @property
+    def named(self) -> bool:
+        """False for an unnamed list (MXNet's ``mx.nd.load`` returns a list)."""
+        return self.layout.named
+
+    @property
+    def names(self) -> list[str | None]:
+        """Names in file order (None for every record of an unnamed list)."""
+        return [r.name for r in self.layout.records]
+
+    def __len__(self) -> int:
+        return len(self.layout.records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.layout.records)
+
+    def record(self, key: int | str) -> Record:
+        """The record at position ``key`` (int) or the *last* one named ``key`` (str).
+
+        MXNet keeps the last of duplicate names (spec §2), and so does this lookup.
+
+        Raises
+        ------
+        KeyError
+            No record has that name. IndexError: position out of range.
+        """
+        if isinstance(key, int):
+            return self.layout.records[key]
+        for rec in reversed(self.layout.records):
+            if rec.name == key:
+                return rec
+        raise KeyError(key)
+
+    # -- data -----------------------------------------------------------------------------
+    def read_bytes(self, key: int | str | Record) -> bytes:
+        """The raw element bytes of one record (``record.nbytes`` bytes, little-endian)."""
+        rec = key if isinstance(key, Record) else self.record(key)
+        self._f.seek(rec.data_offset)
+        data = self._f.read(rec.nbytes)
+        self.bytes_read += len(data)
+        if len(data) != rec.nbytes:
+            raise FormatError(
+                self.path,
+                f"file changed while reading (got {len(data)} of {rec.nbytes} bytes)",
+                offset=rec.data_offset,
+                record=rec.index,
+                field="data",
+            )
+        return data
+
+    def read(self, key: int | str | Record) -> np.ndarray:  # type: ignore[type-arg]
+        """Decode one array as a numpy array of the record's shape.
+
+        dtypes follow :data:`paramtool.format.DTYPES`; bfloat16 (flag 12) comes back with
+        :func:`bfloat16_dtype` (raw 16-bit words, as MXNet 1.9.1's ``asnumpy()``). A "none"
+        record gives an empty float32 array of shape ``(0,)``.
+
+        Raises
+        ------
+        KeyError, IndexError
+            No such record.
+        FormatError
+            The file changed under us.
+        """
+        import numpy as np
+
+        rec = key if isinstance(key, Record) else self.record(key)
+        if rec.dtype is None:
+            return np.zeros((0,), dtype=np.float32)
+        buf = bytearray(self.read_bytes(rec))
+        dtype = bfloat16_dtype() if rec.dtype.flag == 12 else np.dtype(rec.dtype.numpy)
+        return np.frombuffer(buf, dtype=dtype).reshape(rec.shape)
+
+    def fileno(self) -> int:
+        """The OS file descriptor (for kernel copies of record bytes)."""
+        return self._f.fileno()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> ParamsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ParamsFile {self.path!r}: {len(self)} arrays>"
+
+
+def open_params(path: str | os.PathLike[str]) -> ParamsFile:
+    """Open ``path`` and index its records without reading array data.
+
+    Raises
+    ------
+    FormatError
+        The file cannot be opened, is not an NDArray list, or is truncated/corrupt; the message
+        names the file, the record, the field and the byte offset.
+    UnsupportedFormatError
+        Sparse records or an MXNet 2.x zip file (a later version will read them).
+    """
+    return ParamsFile(path)

@@ -1,0 +1,103 @@
+"""Output helpers: inert names, human sizes, and the rich table (rich is imported lazily).
+
+Machine formats (json, csv, names) never go through rich, so pipes see no colour, wrapping or
+box drawing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def display_name(name: str | None, index: int) -> str:
+    """A name made safe for a terminal: control characters, ANSI escapes and invalid UTF-8 are
+    shown as backslash escapes; an unnamed entry shows as ``[index]``."""
+    if name is None:
+        return f"[{index}]"
+    if name.isprintable():
+        return name
+    out = []
+    for ch in name:
+        if ch.isprintable():
+            out.append(ch)
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte kept by surrogateescape
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def json_name(name: str | None) -> str | None:
+    """A name for JSON: exact, except undecodable bytes become ``\\xNN`` text."""
+    if name is None:
+        return None
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def human_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``; powers of 1024, as ``ls -h``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich Console with markup, emoji and highlighting off (names may contain ``[``).
+
+    When the stream is not a terminal, lines are never wrapped or cropped.
+    """
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    return Console(
+        file=stream,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=not terminal,
+        width=None if terminal else 10_000,
+    )
+
+
+def print_table(
+    columns: list[tuple[str, str]], rows: list[list[str]], footer: str, *, title: str | None = None
+) -> None:
+    """Print rows as a rich table on stdout.
+
+    ``columns`` is ``(header, justify)`` with justify ``left`` or ``right``. Without a terminal
+    the table has no box drawing and no padding to the terminal width.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    console = make_console()
+    terminal = console.is_terminal
+    table = Table(
+        box=box.SIMPLE_HEAD if terminal else None,
+        show_edge=False,
+        title=title,
+        title_justify="left",
+        pad_edge=False,
+        header_style="bold" if terminal else "",
+    )
+    for header, justify in columns:
+        table.add_column(
+            header, justify=cast(Any, justify), no_wrap=not terminal, overflow="fold"
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    console.print(table)
+    console.print(Text(footer))

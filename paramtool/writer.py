@@ -1,0 +1,281 @@
+"""Writing ``.params`` files: new files from numpy arrays, and byte-exact rewrites of the names.
+
+Every write goes to a temporary file in the destination's directory, is flushed and fsynced, and
+is then renamed over the destination (:func:`atomic_output`). On any error the temporary file is
+removed, so the destination and the source are exactly as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO
+
+from paramtool.errors import WriteRefusedError
+from paramtool.format import (
+    DTYPE_FLAGS,
+    HEADER_SIZE,
+    encode_dense_header,
+    encode_list_header,
+    encode_names,
+)
+from paramtool.index import BFLOAT16_FIELD, ParamsFile
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Bytes copied per step when the kernel copy is unavailable.
+COPY_CHUNK = 8 << 20
+
+
+def check_destination(
+    src: str, dest: str, *, force: bool = False, in_place: bool = False
+) -> None:
+    """Refuse writes that could lose data, before anything is written.
+
+    Raises
+    ------
+    WriteRefusedError
+        ``dest`` is the source (same file, also through a symlink or hard link) without
+        ``in_place``; ``dest`` exists and ``force`` is not set; ``dest`` is a directory.
+    """
+    if os.path.isdir(dest):
+        raise WriteRefusedError(f"{dest}: is a directory")
+    if not os.path.exists(dest):
+        return
+    if not in_place and os.path.samefile(src, dest):
+        raise WriteRefusedError(
+            f"{dest}: is the source file {src}; use --in-place to rewrite it in place"
+        )
+    if not force and not in_place:
+        raise WriteRefusedError(f"{dest}: already exists (use --force to overwrite it)")
+
+
+@contextlib.contextmanager
+def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[BinaryIO, str]]:
+    """Yield ``(file, temp_path)`` for a temporary file that replaces ``dest`` on success.
+
+    The file is unbuffered (raw writes; use :func:`write_all`).
+
+    The temporary file lives in ``dest``'s directory (so the final ``os.replace`` is atomic on
+    POSIX); on success it is flushed, fsynced and renamed over ``dest``, and the directory is
+    fsynced. On any exception (including KeyboardInterrupt) it is removed and ``dest`` is left
+    as it was. ``mode_from`` copies that file's permission bits (for in-place rewrites); new
+    files get ``0o666`` minus the umask, like ``open()``.
+
+    Raises
+    ------
+    WriteRefusedError
+        The temporary file cannot be created or written (no permission, disk full, ...).
+    """
+    directory = os.path.dirname(os.path.abspath(dest))
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(dest)}.", suffix=".paramtool-tmp"
+        )
+    except OSError as e:
+        raise WriteRefusedError(f"{dest}: cannot create a file in {directory}: {e.strerror}") from None
+    try:
+        if mode_from is not None:
+            os.chmod(tmp, stat.S_IMODE(os.stat(mode_from).st_mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            yield f, tmp
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:
+        _unlink_quietly(tmp)
+        raise WriteRefusedError(f"{dest}: write failed: {e.strerror or e}; nothing was written") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def copy_range(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy ``length`` bytes at ``offset`` of ``src_fd`` to the current position of ``dst``.
+
+    ``dst`` must be unbuffered (as :func:`atomic_output` yields). Uses ``os.copy_file_range``
+    (in-kernel, no user-space buffer) where the OS has it, and falls back to ``os.pread`` in
+    :data:`COPY_CHUNK` pieces. Memory use is bounded by the chunk size.
+
+    Raises
+    ------
+    OSError
+        Read or write failure, or EOF before ``length`` bytes (as ``EIO``).
+    """
+    dst_fd = dst.fileno()
+    done = 0
+    if hasattr(os, "copy_file_range"):
+        # Some filesystems/kernels refuse (EXDEV, EINVAL, ENOSYS...): fall back to plain copies
+        # from wherever it stopped (the destination offset has advanced by what was copied).
+        with contextlib.suppress(OSError):
+            while done < length:
+                n = os.copy_file_range(src_fd, dst_fd, min(length - done, 1 << 30), offset + done)
+                if n == 0:
+                    break
+                done += n
+    while done < length:
+        chunk = os.pread(src_fd, min(COPY_CHUNK, length - done), offset + done)
+        if not chunk:
+            raise OSError(5, f"source ended {length - done} bytes early")
+        write_all(dst, chunk)
+        done += len(chunk)
+
+
+def write_all(dst: BinaryIO, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (raw writes may be partial)."""
+    view = memoryview(data)
+    while view:
+        n = dst.write(view)
+        view = view[n:]
+
+
+def write_renamed(
+    src: ParamsFile, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool = False
+) -> None:
+    """Write ``dest`` with the records of ``src`` chosen by ``selection`` under new names.
+
+    The record bytes (headers and element data, of any version V0–V3) are copied from ``src``
+    byte for byte, contiguous records in one copy; only the list header and the name table are
+    new. Nothing is decoded.
+
+    Parameters
+    ----------
+    src:
+        The open source file.
+    dest:
+        Destination path; written atomically (:func:`atomic_output`).
+    selection:
+        ``(record index, new name)`` in the order to write them.
+    in_place:
+        Keep the permission bits of ``dest`` (which is the source).
+
+    Raises
+    ------
+    WriteRefusedError
+        The write failed; ``dest`` is unchanged.
+    """
+    records = src.records
+    ranges: list[tuple[int, int]] = []
+    for index, _ in selection:
+        rec = records[index]
+        if ranges and ranges[-1][0] + ranges[-1][1] == rec.offset:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + (rec.end - rec.offset))
+        else:
+            ranges.append((rec.offset, rec.end - rec.offset))
+    names = [name.encode("utf-8", "surrogateescape") for _, name in selection]
+    with atomic_output(dest, mode_from=dest if in_place else None) as (f, _tmp):
+        write_all(f, encode_list_header(len(selection)))
+        for offset, length in ranges:
+            copy_range(src.fileno(), f, offset, length)
+        write_all(f, encode_names(names))
+
+
+def dtype_flag(dtype: np.dtype) -> int:  # type: ignore[type-arg]
+    """The MXNet ``type_flag`` for a numpy dtype (spec §5).
+
+    MXNet's structured bfloat16 dtype (``[("bfloat16", "<u2")]``) gives 12; ``uint16`` gives 9,
+    which only MXNet 2.x can load.
+
+    Raises
+    ------
+    ValueError
+        A dtype MXNet has no flag for (complex, strings, objects, other structured dtypes).
+    """
+    if dtype.names == (BFLOAT16_FIELD,):
+        return 12
+    name = dtype.name
+    if name in DTYPE_FLAGS and name != "bfloat16":
+        return DTYPE_FLAGS[name]
+    raise ValueError(f"MXNet has no dtype flag for numpy dtype {dtype}")
+
+
+def encode_array(array: np.ndarray, *, version: int = 2) -> bytes:  # type: ignore[type-arg]
+    """One dense record (header and little-endian C-order data) for a numpy array.
+
+    0-d arrays need ``version=3`` (spec §6). Raises ValueError as :func:`encode_dense_header`.
+    """
+    import numpy as np
+
+    flag = dtype_flag(array.dtype)
+    if flag == 12:
+        data = np.ascontiguousarray(array).view("<u2").astype("<u2", copy=False).tobytes()
+    else:
+        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return encode_dense_header(tuple(array.shape), flag, version=version) + data
+
+
+def save(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray] | Sequence[np.ndarray],  # type: ignore[type-arg]
+    *,
+    version: int | None = None,
+) -> None:
+    """Write numpy arrays as an MXNet ``.params`` file that ``mx.nd.load`` reads.
+
+    Parameters
+    ----------
+    path:
+        Destination, written atomically.
+    arrays:
+        ``{name: array}`` (a named file, like ``save_parameters``) or a sequence of arrays (an
+        unnamed list). Supported dtypes: the keys of :data:`paramtool.format.DTYPE_FLAGS`, with
+        bfloat16 given as MXNet's structured dtype (:func:`paramtool.index.bfloat16_dtype`).
+    version:
+        Record version for every record: 2 (MXNet's default) or 3 (numpy shape semantics).
+        By default 2, or 3 when an array is 0-d (a file never mixes V2 and V3 records: MXNet
+        1.9.1 cannot load such a file, spec §6).
+
+    Raises
+    ------
+    ValueError
+        Unsupported dtype, or a 0-d array with ``version=2``.
+    WriteRefusedError
+        The write failed; nothing was left behind.
+    """
+    import numpy as np
+
+    if isinstance(arrays, Mapping):
+        names: list[bytes] | None = [k.encode("utf-8", "surrogateescape") for k in arrays]
+        values = [np.asarray(v) for v in arrays.values()]
+    else:
+        names = None
+        values = [np.asarray(v) for v in arrays]
+    if version is None:
+        version = 3 if any(v.ndim == 0 for v in values) else 2
+    blobs = [encode_array(v, version=version) for v in values]
+    with atomic_output(os.fspath(path)) as (f, _tmp):
+        write_all(f, encode_list_header(len(values)))
+        for blob in blobs:
+            write_all(f, blob)
+        write_all(f, encode_names(names or []))
+
+
+__all__ = [
+    "HEADER_SIZE",
+    "atomic_output",
+    "check_destination",
+    "copy_range",
+    "dtype_flag",
+    "encode_array",
+    "save",
+    "write_renamed",
+]
