@@ -152,9 +152,16 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
         out.writerow(["name", "shape", "dtype", "elements", "nbytes", "stype", "version", "offset"])
         for _, e in indexed:
             out.writerow(
-                [json_name(e.name) or "", "x".join(map(str, e.shape)), e.dtype, e.size, e.nbytes,
-                 e.stype, "" if e.version is None else e.version,
-                 "" if e.offset is None else e.offset]
+                [
+                    json_name(e.name) or "",
+                    "x".join(map(str, e.shape)),
+                    e.dtype,
+                    e.size,
+                    e.nbytes,
+                    e.stype,
+                    "" if e.version is None else e.version,
+                    "" if e.offset is None else e.offset,
+                ]
             )
     elif fmt == "names":
         if not listing.named and listing.entries:
@@ -172,21 +179,33 @@ def _print_ls_table(
     from paramtool.diff import shape_text
 
     show_context = any(e.context not in (None, "cpu(0)") for _, e in indexed)
-    columns = [("name", "left"), ("shape", "left"), ("dtype", "left"),
-               ("elements", "right"), ("bytes", "right")]
+    columns = [
+        ("name", "left"),
+        ("shape", "left"),
+        ("dtype", "left"),
+        ("elements", "right"),
+        ("bytes", "right"),
+    ]
     if show_context:
         columns.append(("context", "left"))
     rows = []
     for i, e in indexed:
-        row = [display_name(e.name, i), shape_text(e.shape), e.dtype, f"{e.size:,}",
-               human_bytes(e.nbytes)]
+        row = [
+            display_name(e.name, i),
+            shape_text(e.shape),
+            e.dtype,
+            f"{e.size:,}",
+            human_bytes(e.nbytes),
+        ]
         if show_context:
             row.append(e.context or "")
         rows.append(row)
     count = summary["count"]
     shown = summary["shown"]
     parts = [
-        f"{shown} of {count} parameters" if shown != count else f"{count} parameter{'' if count == 1 else 's'}",
+        f"{shown} of {count} parameters"
+        if shown != count
+        else f"{count} parameter{'' if count == 1 else 's'}",
         f"{summary['total_elements']:,} elements",
         f"{human_bytes(summary['total_bytes'])} ({summary['total_bytes']:,} bytes)",
         f"scheme: {summary['scheme']['description']}",
@@ -241,7 +260,10 @@ def _print_diff(report: Any) -> None:
     from paramtool.diff import shape_text
 
     echo = click.echo
-    for label, listing, scheme in (("A", report.a, report.scheme_a), ("B", report.b, report.scheme_b)):
+    for label, listing, scheme in (
+        ("A", report.a, report.scheme_a),
+        ("B", report.b, report.scheme_b),
+    ):
         echo(f"{label}: {listing.path} ({len(listing.entries)} parameters, {scheme.describe()})")
     if report.identical:
         echo(f"Same {report.common} names, shapes and dtypes.")
@@ -254,9 +276,11 @@ def _print_diff(report: Any) -> None:
     ):
         if names:
             echo(f"\n{title} ({len(names)}):")
-            for n in names:
+            shown = [display_name(n, 0) for n in names]
+            width = max(map(len, shown))
+            for n, text in zip(names, shown, strict=True):
                 e = keyed[n]
-                echo(f"  {display_name(n, 0)}  {shape_text(e.shape)} {e.dtype}")
+                echo(f"  {text.ljust(width)}  {shape_text(e.shape)} {e.dtype}")
     if report.shape:
         echo(f"\nShape differs ({len(report.shape)}):")
         for m in report.shape:
@@ -287,13 +311,22 @@ def _print_diff(report: Any) -> None:
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.argument("old")
 @click.argument("new")
-@click.option("-o", "--output", "dest", type=click.Path(dir_okay=False),
-              help="Write the result here (must not exist unless --force).")
+@click.option(
+    "-o",
+    "--output",
+    "dest",
+    type=click.Path(dir_okay=False),
+    help="Write the result here (must not exist unless --force).",
+)
 @click.option("--in-place", is_flag=True, help="Rewrite SRC itself (atomically).")
-@click.option("--keep-unmatched", is_flag=True,
-              help="Keep names that do not start with OLD unchanged.")
-@click.option("--drop-unmatched", is_flag=True,
-              help="Leave names that do not start with OLD out of the output.")
+@click.option(
+    "--keep-unmatched", is_flag=True, help="Keep names that do not start with OLD unchanged."
+)
+@click.option(
+    "--drop-unmatched",
+    is_flag=True,
+    help="Leave names that do not start with OLD out of the output.",
+)
 @click.option("-n", "--dry-run", is_flag=True, help="Print old -> new and write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
 @backend_option

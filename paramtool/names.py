@@ -263,7 +263,7 @@ def find_prefix_change(
             old, new = a0[: len(a0) - s_len], b0[: len(b0) - s_len]
             if old == new:
                 continue
-            if old and old[-1] not in "_." or new and new[-1] not in "_.":
+            if (old and old[-1] not in "_.") or (new and new[-1] not in "_."):
                 continue
             result = _check_change(names_a, set_b, old, new)
             if result is not None and (best is None or len(old) < len(best[0])):

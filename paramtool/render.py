@@ -94,9 +94,7 @@ def print_table(
         header_style="bold" if terminal else "",
     )
     for header, justify in columns:
-        table.add_column(
-            header, justify=cast(Any, justify), no_wrap=not terminal, overflow="fold"
-        )
+        table.add_column(header, justify=cast(Any, justify), no_wrap=not terminal, overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     console.print(table)

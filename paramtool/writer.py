@@ -31,9 +31,7 @@ if TYPE_CHECKING:
 COPY_CHUNK = 8 << 20
 
 
-def check_destination(
-    src: str, dest: str, *, force: bool = False, in_place: bool = False
-) -> None:
+def check_destination(src: str, dest: str, *, force: bool = False, in_place: bool = False) -> None:
     """Refuse writes that could lose data, before anything is written.
 
     Raises
@@ -77,7 +75,9 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
             dir=directory, prefix=f".{os.path.basename(dest)}.", suffix=".paramtool-tmp"
         )
     except OSError as e:
-        raise WriteRefusedError(f"{dest}: cannot create a file in {directory}: {e.strerror}") from None
+        raise WriteRefusedError(
+            f"{dest}: cannot create a file in {directory}: {e.strerror}"
+        ) from None
     try:
         if mode_from is not None:
             os.chmod(tmp, stat.S_IMODE(os.stat(mode_from).st_mode))
@@ -92,7 +92,9 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
         os.replace(tmp, dest)
     except OSError as e:
         _unlink_quietly(tmp)
-        raise WriteRefusedError(f"{dest}: write failed: {e.strerror or e}; nothing was written") from None
+        raise WriteRefusedError(
+            f"{dest}: write failed: {e.strerror or e}; nothing was written"
+        ) from None
     except BaseException:
         _unlink_quietly(tmp)
         raise

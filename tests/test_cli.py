@@ -62,7 +62,9 @@ def test_ls_table(backend: str) -> None:
 
 
 def test_ls_json(backend: str) -> None:
-    doc = json.loads(run("ls", DATA / "unnamed-list.params", "-f", "json", "--backend", backend).stdout)
+    doc = json.loads(
+        run("ls", DATA / "unnamed-list.params", "-f", "json", "--backend", backend).stdout
+    )
     assert doc["scheme"]["kind"] == "list"
     params = doc["parameters"]
     assert [p["name"] for p in params] == [None, None, None]
@@ -73,10 +75,22 @@ def test_ls_json(backend: str) -> None:
 
 
 def test_ls_names_and_filter(backend: str) -> None:
-    out = run("ls", T0, "-f", "names", "--filter", "*weight", "--filter", "*mydense_bias",
-              "--backend", backend).stdout
+    out = run(
+        "ls",
+        T0,
+        "-f",
+        "names",
+        "--filter",
+        "*weight",
+        "--filter",
+        "*mydense_bias",
+        "--backend",
+        backend,
+    ).stdout
     assert out.splitlines() == [
-        "model0_dense0_weight", "model0_dense1_weight", "model0_mydense_weight",
+        "model0_dense0_weight",
+        "model0_dense1_weight",
+        "model0_mydense_weight",
         "model0_mydense_bias",
     ]
 
@@ -126,7 +140,9 @@ def test_ls_context_column_when_not_cpu0(tmp_path: Path) -> None:
         (b"PK\x03\x04" + bytes(30), "not supported yet"),
     ],
 )
-def test_bad_input_one_line_exit_3(tmp_path: Path, backend: str, content: bytes, phrase: str) -> None:
+def test_bad_input_one_line_exit_3(
+    tmp_path: Path, backend: str, content: bytes, phrase: str
+) -> None:
     p = tmp_path / "bad.params"
     p.write_bytes(content)
     for cmd in (["ls", p], ["diff", p, T0], ["rename-prefix", p, "a", "b", "-o", tmp_path / "o"]):
@@ -173,8 +189,17 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     run("ls", T0, "--format", "yaml", code=2)
     run("rename-prefix", T0, "a", "b", code=2)  # neither -o nor --in-place
     run("rename-prefix", T0, "a", "b", "-o", tmp_path / "x", "--in-place", code=2)
-    run("rename-prefix", T0, "a", "b", "-o", tmp_path / "x", "--keep-unmatched",
-        "--drop-unmatched", code=2)
+    run(
+        "rename-prefix",
+        T0,
+        "a",
+        "b",
+        "-o",
+        tmp_path / "x",
+        "--keep-unmatched",
+        "--drop-unmatched",
+        code=2,
+    )
     run("nosuchcommand", code=2)
 
 
@@ -183,8 +208,9 @@ def test_version_help_and_module() -> None:
     assert "rename-prefix" in run("-h").stdout
     for cmd in ("ls", "diff", "rename-prefix"):
         assert "Example" in run(cmd, "-h").stdout
-    proc = subprocess.run([sys.executable, "-m", "paramtool", "--version"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paramtool", "--version"], capture_output=True, text=True, check=True
+    )
     assert paramtool.__version__ in proc.stdout
 
 
@@ -210,10 +236,13 @@ def test_rename_prefix_bytes(tmp_path: Path, backend: str) -> None:
     result = run("rename-prefix", T0, "model0_", "model1_", "-o", out, "--backend", backend)
     assert "renamed 6 of 6" in result.stderr
     # same names and order as MXNet's own model1 file, same array bytes as the model0 file
-    with paramtool.open_params(out) as new, paramtool.open_params(T0) as old, \
-            paramtool.open_params(T1) as ref:
+    with (
+        paramtool.open_params(out) as new,
+        paramtool.open_params(T0) as old,
+        paramtool.open_params(T1) as ref,
+    ):
         assert new.names == ref.names
-        for a, b in zip(old, new):
+        for a, b in zip(old, new, strict=False):
             assert old.read_bytes(a) == new.read_bytes(b)
             assert (a.shape, a.dtype, a.version) == (b.shape, b.dtype, b.version)
     if backend == "native":  # the whole record region is copied byte for byte
@@ -236,27 +265,53 @@ def test_rename_prefix_keeps_v0_records_and_tags(tmp_path: Path) -> None:
 
 def test_rename_prefix_unmatched(tmp_path: Path, backend: str) -> None:
     out = tmp_path / "o.params"
-    err = run("rename-prefix", T0, "model0_dense", "x_", "-o", out, "--backend", backend,
-              code=3).stderr
+    err = run(
+        "rename-prefix", T0, "model0_dense", "x_", "-o", out, "--backend", backend, code=3
+    ).stderr
     assert "2 of 6 names do not start with 'model0_dense'" in err
     assert "model0_mydense_weight" in err and "model0_mydense_bias" in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
-    run("rename-prefix", T0, "model0_dense", "x_", "-o", out, "--keep-unmatched",
-        "--backend", backend)
+    run(
+        "rename-prefix",
+        T0,
+        "model0_dense",
+        "x_",
+        "-o",
+        out,
+        "--keep-unmatched",
+        "--backend",
+        backend,
+    )
     names = run("ls", out, "-f", "names").stdout.split()
-    assert names == ["x_0_weight", "x_0_bias", "x_1_weight", "x_1_bias",
-                     "model0_mydense_weight", "model0_mydense_bias"]
+    assert names == [
+        "x_0_weight",
+        "x_0_bias",
+        "x_1_weight",
+        "x_1_bias",
+        "model0_mydense_weight",
+        "model0_mydense_bias",
+    ]
     out.unlink()
-    run("rename-prefix", T0, "model0_dense", "x_", "-o", out, "--drop-unmatched",
-        "--backend", backend)
+    run(
+        "rename-prefix",
+        T0,
+        "model0_dense",
+        "x_",
+        "-o",
+        out,
+        "--drop-unmatched",
+        "--backend",
+        backend,
+    )
     assert len(run("ls", out, "-f", "names").stdout.split()) == 4
 
 
 def test_rename_prefix_collision_writes_nothing(tmp_path: Path) -> None:
     src = tmp_path / "s.params"
     paramtool.save(src, {"a_w": np.zeros(1), "w": np.ones(1)})
-    err = run("rename-prefix", src, "a_", "", "-o", tmp_path / "o", "--keep-unmatched",
-              code=3).stderr
+    err = run(
+        "rename-prefix", src, "a_", "", "-o", tmp_path / "o", "--keep-unmatched", code=3
+    ).stderr
     assert "a_w and w -> w" in err
     assert not (tmp_path / "o").exists()
 
@@ -274,8 +329,7 @@ def test_rename_prefix_refuses_existing_and_same_file(tmp_path: Path) -> None:
     shutil.copy(T0, src)
     out = tmp_path / "o.params"
     out.write_bytes(b"precious")
-    assert "already exists" in run("rename-prefix", src, "model0_", "m_", "-o", out,
-                                   code=3).stderr
+    assert "already exists" in run("rename-prefix", src, "model0_", "m_", "-o", out, code=3).stderr
     assert out.read_bytes() == b"precious"
     run("rename-prefix", src, "model0_", "m_", "-o", out, "--force")
     assert run("ls", out, "-f", "names").stdout.startswith("m_dense0_weight")
@@ -295,14 +349,16 @@ def test_rename_prefix_in_place_keeps_mode(tmp_path: Path, backend: str) -> None
     os.chmod(src, 0o640)
     run("rename-prefix", src, "model0_", "model1_", "--in-place", "--backend", backend)
     assert stat.S_IMODE(src.stat().st_mode) == 0o640
-    assert run("ls", src, "-f", "names").stdout.split() == \
-        run("ls", T1, "-f", "names").stdout.split()
+    assert (
+        run("ls", src, "-f", "names").stdout.split() == run("ls", T1, "-f", "names").stdout.split()
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["s.params"]  # no temp file left
 
 
 def test_rename_unnamed_list_is_refused(tmp_path: Path) -> None:
-    err = run("rename-prefix", DATA / "unnamed-list.params", "", "x_", "-o", tmp_path / "o",
-              code=3).stderr
+    err = run(
+        "rename-prefix", DATA / "unnamed-list.params", "", "x_", "-o", tmp_path / "o", code=3
+    ).stderr
     assert "unnamed list" in err
 
 
@@ -318,10 +374,12 @@ def test_diff_prefix_drift_suggests_fix(tmp_path: Path, backend: str) -> None:
     result = run("diff", T0, T1, "--backend", backend, code=1)
     out = result.stdout
     assert "Only in A (6):" in out and "Only in B (6):" in out
-    assert "model0_dense0_weight  (20, 10) float32" in out
+    assert "model0_dense0_weight   (20, 10) float32" in out
     assert "Every difference is explained by one prefix change, model0_ -> model1_" in out
-    expected = (f"paramtool rename-prefix {T0} model0_ model1_ -o "
-                f"{str(T0)[:-len('.params')]}.renamed.params")
+    expected = (
+        f"paramtool rename-prefix {T0} model0_ model1_ -o "
+        f"{str(T0)[: -len('.params')]}.renamed.params"
+    )
     assert expected in out
     doc = json.loads(run("diff", T0, T1, "-f", "json", "--backend", backend, code=1).stdout)
     assert doc["identical"] is False
@@ -333,10 +391,24 @@ def test_diff_prefix_drift_suggests_fix(tmp_path: Path, backend: str) -> None:
 def test_diff_reports_everything_at_once(tmp_path: Path, backend: str) -> None:
     a, b = tmp_path / "a.params", tmp_path / "b.params"
     f32 = np.float32
-    paramtool.save(a, {"w": np.zeros((2, 3), f32), "b": np.zeros(3, f32), "x": np.zeros(1, f32),
-                       "h": np.zeros(2, np.float16)})
-    paramtool.save(b, {"w": np.zeros((4, 3), f32), "b": np.zeros(3, f32), "y": np.zeros(1, f32),
-                       "h": np.zeros(2, f32)})
+    paramtool.save(
+        a,
+        {
+            "w": np.zeros((2, 3), f32),
+            "b": np.zeros(3, f32),
+            "x": np.zeros(1, f32),
+            "h": np.zeros(2, np.float16),
+        },
+    )
+    paramtool.save(
+        b,
+        {
+            "w": np.zeros((4, 3), f32),
+            "b": np.zeros(3, f32),
+            "y": np.zeros(1, f32),
+            "h": np.zeros(2, f32),
+        },
+    )
     doc = json.loads(run("diff", a, b, "-f", "json", "--backend", backend, code=1).stdout)
     assert doc["only_in_a"] == ["x"] and doc["only_in_b"] == ["y"]
     assert doc["shape_mismatches"] == [{"name": "w", "a": "(2, 3)", "b": "(4, 3)"}]

@@ -149,8 +149,12 @@ def test_v1_records(tmp_path: Path) -> None:
 
 def test_mixed_versions_in_one_file(tmp_path: Path) -> None:
     arrays = [np.full((2,), i, dtype=np.float32) for i in range(4)]
-    recs = [record_v0(arrays[0]), record_v1(arrays[1]), record_v23(arrays[2], 2),
-            record_v23(arrays[3], 3)]
+    recs = [
+        record_v0(arrays[0]),
+        record_v1(arrays[1]),
+        record_v23(arrays[2], 2),
+        record_v23(arrays[3], 3),
+    ]
     p = write(tmp_path, params_file(recs, ["a", "b", "c", "d"]))
     with paramtool.open_params(p) as pf:
         assert [r.version for r in pf] == [0, 1, 2, 3]

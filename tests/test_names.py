@@ -14,8 +14,12 @@ from paramtool.names import (
 )
 
 TUTORIAL0 = [
-    "model0_dense0_weight", "model0_dense0_bias", "model0_dense1_weight",
-    "model0_dense1_bias", "model0_mydense_weight", "model0_mydense_bias",
+    "model0_dense0_weight",
+    "model0_dense0_bias",
+    "model0_dense1_weight",
+    "model0_dense1_bias",
+    "model0_mydense_weight",
+    "model0_mydense_bias",
 ]
 TUTORIAL1 = [n.replace("model0_", "model1_") for n in TUTORIAL0]
 
@@ -25,8 +29,11 @@ TUTORIAL1 = [n.replace("model0_", "model1_") for n in TUTORIAL0]
     [
         (TUTORIAL0, "prefixed", "model0_"),
         (["dense0.weight", "dense0.bias", "features.3.running_var"], "structural", None),
-        (["arg:hybridsequential0_conv0_weight", "aux:hybridsequential0_batchnorm0_running_var"],
-         "export", "hybridsequential0_"),
+        (
+            ["arg:hybridsequential0_conv0_weight", "aux:hybridsequential0_batchnorm0_running_var"],
+            "export",
+            "hybridsequential0_",
+        ),
         (["dense0_weight", "dense1_weight", "dense2_bias"], "prefixed", None),
         (["x", "y"], "flat", None),
         ([None, None], "list", None),

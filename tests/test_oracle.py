@@ -273,22 +273,58 @@ SWAPS = [
     pytest.param(
         DATA / "hybrid-0000.params", "hybridsequential0_", "hybridsequential1_", (), id="hybrid"
     ),
-    pytest.param(DATA / "tutorial-structural.params", "dense0.", "", ("--keep-unmatched",),
-                 id="tutorial-structural-strip"),
-    pytest.param(DATA / "mobilenet0.25-prefixed.params", "mobilenet0_conv", "c_",
-                 ("--drop-unmatched",), id="mobilenet-drop"),
-    pytest.param(_realdata("straight-dope/testnet.params"), "dense0_", "dense9_",
-                 ("--keep-unmatched",), id="realdata-testnet"),
-    pytest.param(_realdata("bmxnet/binarized_mnist_64bit-0001.params"), "batchnorm0_", "bn0_",
-                 ("--keep-unmatched",), id="realdata-bmxnet-arg-aux"),
-    pytest.param(_realdata("mtcnn/det1-0001.params"), "conv4_", "conv5_",
-                 ("--keep-unmatched",), id="realdata-mtcnn-v0"),
-    pytest.param(_realdata("sockeye/model_2.1.x/params.best"), "encoder.", "enc.",
-                 ("--keep-unmatched",), id="realdata-sockeye"),
-    pytest.param(_realdata("gluonts/net.params"), "output_block.", "head.",
-                 ("--drop-unmatched",), id="realdata-gluonts-drop"),
-    pytest.param(_realdata("go-mxnet-predictor/go_test-0001.params"), "pred_", "",
-                 (), id="realdata-go-strip"),
+    pytest.param(
+        DATA / "tutorial-structural.params",
+        "dense0.",
+        "",
+        ("--keep-unmatched",),
+        id="tutorial-structural-strip",
+    ),
+    pytest.param(
+        DATA / "mobilenet0.25-prefixed.params",
+        "mobilenet0_conv",
+        "c_",
+        ("--drop-unmatched",),
+        id="mobilenet-drop",
+    ),
+    pytest.param(
+        _realdata("straight-dope/testnet.params"),
+        "dense0_",
+        "dense9_",
+        ("--keep-unmatched",),
+        id="realdata-testnet",
+    ),
+    pytest.param(
+        _realdata("bmxnet/binarized_mnist_64bit-0001.params"),
+        "batchnorm0_",
+        "bn0_",
+        ("--keep-unmatched",),
+        id="realdata-bmxnet-arg-aux",
+    ),
+    pytest.param(
+        _realdata("mtcnn/det1-0001.params"),
+        "conv4_",
+        "conv5_",
+        ("--keep-unmatched",),
+        id="realdata-mtcnn-v0",
+    ),
+    pytest.param(
+        _realdata("sockeye/model_2.1.x/params.best"),
+        "encoder.",
+        "enc.",
+        ("--keep-unmatched",),
+        id="realdata-sockeye",
+    ),
+    pytest.param(
+        _realdata("gluonts/net.params"),
+        "output_block.",
+        "head.",
+        ("--drop-unmatched",),
+        id="realdata-gluonts-drop",
+    ),
+    pytest.param(
+        _realdata("go-mxnet-predictor/go_test-0001.params"), "pred_", "", (), id="realdata-go-strip"
+    ),
 ]
 
 

@@ -109,7 +109,7 @@ def list_file(path: str) -> Listing:
     """List ``path`` as ``mx.nd.load`` sees it (loads every array). Raises BackendError."""
     names, arrays, _ = load(path)
     entries = []
-    for name, arr in zip(names, arrays):
+    for name, arr in zip(names, arrays, strict=False):
         shape = tuple(int(d) for d in arr.shape)
         dtype = dtype_name(arr)
         size = 1
@@ -129,7 +129,7 @@ def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_pla
     The file is saved in the shape mode it loaded in (V3 stays V3). Raises BackendError.
     """
     mx = import_mxnet()
-    names, arrays, np_shape = load(src)
+    _names, arrays, np_shape = load(src)
     out = {new: arrays[i] for i, new in selection}
     mode = mx.util.np_shape(True) if np_shape else contextlib.nullcontext()
     with atomic_output(dest, mode_from=dest if in_place else None) as (_f, tmp):
