@@ -315,6 +315,7 @@ def _print_diff(report: Any) -> None:
     "-o",
     "--output",
     "dest",
+    metavar="DEST",
     type=click.Path(dir_okay=False),
     help="Write the result here (must not exist unless --force).",
 )
