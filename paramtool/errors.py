@@ -90,3 +90,7 @@ class BackendUnavailableError(ParamtoolError):
 
 class BackendError(ParamtoolError):
     """MXNet itself refused to read or write the file (message carries MXNet's reason)."""
+
+
+class ModelSpecError(ParamtoolError):
+    """A ``--model`` spec cannot be resolved or built (bad path, module, callable, JSON, ...)."""
