@@ -45,6 +45,17 @@ def backend_option(f: F) -> F:
     )(f)
 
 
+def exclude_option(f: F) -> F:
+    return click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave out parameters whose old or new name matches this shell glob "
+        "(repeatable), e.g. --exclude 'output.*'.",
+    )(f)
+
+
 def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
@@ -220,9 +231,87 @@ def _print_ls_table(
 # diff
 
 
+def model_options(f: F) -> F:
+    """``--model SPEC``, ``--model-arg KEY=VALUE`` and ``--input-shape DIMS``."""
+    f = click.option(
+        "--input-shape",
+        "input_shapes",
+        multiple=True,
+        metavar="DIMS",
+        callback=_check_shapes,
+        help="Run one forward pass on zeros of this shape (e.g. 1,3,224,224) so deferred "
+        "shapes are known; repeat for several inputs.",
+    )(f)
+    f = click.option(
+        "--model-arg",
+        "model_args",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_check_model_args,
+        help="Keyword argument for the model's constructor (value as a Python literal); "
+        "repeatable, e.g. --model-arg classes=10.",
+    )(f)
+    return f
+
+
+def _check_shapes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for v in value:
+        try:
+            dims = [int(d) for d in v.replace("x", ",").split(",") if d.strip()]
+        except ValueError:
+            raise click.BadParameter(f"{v!r} is not a shape like 1,3,224,224") from None
+        if not dims or any(d <= 0 for d in dims):
+            raise click.BadParameter(f"{v!r} is not a shape like 1,3,224,224")
+    return value
+
+
+def _check_model_args(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for v in value:
+        if "=" not in v or not v.split("=", 1)[0].strip():
+            raise click.BadParameter(f"{v!r} is not KEY=VALUE")
+    return value
+
+
+MODEL_HELP = (
+    "What the model expects: zoo:NAME, package.module:callable, path/file.py:callable, "
+    "a -symbol.json file, another .params file, or a text file of names."
+)
+
+
+def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str, ...]) -> Any:
+    from paramtool.model import load_model, parse_model_args
+
+    try:
+        kwargs = parse_model_args(model_args)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--model-arg") from None
+    shapes = [
+        tuple(int(d) for d in s.replace("x", ",").split(",") if d.strip()) for s in input_shapes
+    ]
+    return load_model(spec, model_args=kwargs, input_shapes=shapes or None)
+
+
 @cli.command(name="diff")
-@click.argument("file_a", metavar="A", type=click.Path(dir_okay=False))
-@click.argument("file_b", metavar="B", type=click.Path(dir_okay=False))
+@click.argument("file_a", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("file_b", metavar="[OTHER]", required=False, type=click.Path(dir_okay=False))
+@click.option("-m", "--model", "model_spec", metavar="SPEC", help=MODEL_HELP)
+@model_options
+@click.option(
+    "--expect",
+    type=click.Choice(["structural", "prefixed", "export"]),
+    help="With --model: the keys your loader wants: structural (load_parameters, the default "
+    "for Gluon models), prefixed (collect_params().load), export (SymbolBlock.imports).",
+)
+@click.option(
+    "--prefix",
+    metavar="PREFIX",
+    help="With --model: the model's root prefix in your process (e.g. model1_), for "
+    "--expect prefixed/export.",
+)
 @click.option(
     "-f",
     "--format",
@@ -233,20 +322,60 @@ def _print_ls_table(
     help="table: a report for people; json: the full report as one object.",
 )
 @backend_option
-def diff_command(file_a: str, file_b: str, fmt: str, backend: BackendName) -> None:
-    """Compare two .params files: names, shapes and dtypes, every difference at once.
+def diff_command(
+    file_a: str,
+    file_b: str | None,
+    model_spec: str | None,
+    model_args: tuple[str, ...],
+    input_shapes: tuple[str, ...],
+    expect: str | None,
+    prefix: str | None,
+    fmt: str,
+    backend: BackendName,
+) -> None:
+    """Compare a .params file with another file, or with what a model expects.
 
-    Exits 0 when they match, 1 when they differ, 3 when a file cannot be read. When one prefix
-    change explains the differences, prints the `paramtool rename-prefix` command that fixes it.
+    Reports every difference at once: names only on one side, shape and dtype
+    mismatches; says which cause explains them and prints the paramtool command
+    (and the MXNet load flag) that fixes it. Exits 0 when they match, 1 when they
+    differ, 3 when a file cannot be read.
 
     \b
     Examples:
       paramtool diff model0.params model1.params
+      paramtool diff net.params --model zoo:resnet18_v1
+      paramtool diff net.params --model zoo:alexnet --model-arg classes=100
+      paramtool diff net.params --model mynet.py:build --input-shape 1,3,32,32
       paramtool diff old.params new.params --format json
     """
+    if (file_b is None) == (model_spec is None):
+        raise click.UsageError("give either OTHER or --model SPEC (exactly one)")
+    if model_spec is None and (model_args or input_shapes or expect or prefix):
+        raise click.UsageError("--model-arg, --input-shape, --expect and --prefix need --model")
+    be = get_backend(backend)
+    if model_spec is not None:
+        from paramtool.convert import compare_to_model
+
+        listing = be.list_file(file_a)
+        model = _load_model(model_spec, model_args, input_shapes)
+        mreport = compare_to_model(
+            listing,
+            model,
+            target=cast(Any, expect),
+            prefix=prefix,
+            model_args=model_args,
+            input_shapes=input_shapes,
+        )
+        if fmt == "json":
+            click.echo(json.dumps(mreport.to_json(prefix), indent=2, ensure_ascii=False))
+        else:
+            _print_model_diff(mreport, prefix)
+        if not mreport.identical:
+            sys.exit(int(ExitCode.DIFFERENCES))
+        return
     from paramtool.diff import compare
 
-    be = get_backend(backend)
+    assert file_b is not None
     report = compare(be.list_file(file_a), be.list_file(file_b))
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -254,6 +383,82 @@ def diff_command(file_a: str, file_b: str, fmt: str, backend: BackendName) -> No
         _print_diff(report)
     if not report.identical:
         sys.exit(int(ExitCode.DIFFERENCES))
+
+
+def _print_model_diff(r: Any, prefix: str | None) -> None:
+    from paramtool.convert import expected_keys
+    from paramtool.diff import shape_text
+    from paramtool.mapping import param_label
+
+    echo = click.echo
+    entries = r.listing.entries
+    ps = r.model.params
+    scheme = detect_scheme(r.listing.names)
+    echo(f"File:  {r.listing.path} ({len(entries)} keys, {scheme.describe()})")
+    root = f", root prefix {r.model.root_prefix}" if r.model.root_prefix else ""
+    echo(f"Model: {r.model.spec} ({len(ps)} parameters{root}); expecting {r.target} keys")
+    if r.identical:
+        echo(
+            f"All {len(entries)} keys are what the model expects, with matching shapes and dtypes."
+        )
+        return
+
+    def show(title: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        echo(f"\n{title} ({len(rows)}):")
+        width = max(len(a) for a, _ in rows)
+        for a, b in rows:
+            echo(f"  {a.ljust(width)}  {b}".rstrip())
+
+    def exp(pi: int) -> str:
+        keys = expected_keys(ps[pi], r.target, r.model, prefix)
+        return keys[0] if keys else param_label(ps[pi])
+
+    show(
+        "Missing from the file (model parameter, expected key)",
+        [
+            (param_label(ps[pi]), "" if exp(pi) == param_label(ps[pi]) else f"-> {exp(pi)}")
+            for pi in r.missing
+        ],
+    )
+    show(
+        "Unexpected in the file",
+        [
+            (display_name(entries[i].name, i), f"{shape_text(entries[i].shape)} {entries[i].dtype}")
+            for i in r.unexpected
+        ],
+    )
+    show(
+        "Shape differs (file vs model)",
+        [
+            (
+                display_name(entries[i].name, i),
+                f"{shape_text(entries[i].shape)} vs {shape_text(ps[pi].shape or ())}"
+                f"  [{param_label(ps[pi])}]",
+            )
+            for i, pi in r.shape
+        ],
+    )
+    show(
+        "dtype differs (file vs model)",
+        [
+            (display_name(entries[i].name, i), f"{entries[i].dtype} vs {ps[pi].dtype}")
+            for i, pi in r.dtype
+        ],
+    )
+    show(
+        f"Keys to rename for {r.target} loading (file key -> expected)",
+        [(display_name(entries[i].name, i), f"-> {exp(pi)}") for i, pi in r.wrong_keys],
+    )
+    if r.findings:
+        echo("\nDiagnosis:")
+        for f in r.findings:
+            echo(f"  - {f.message}.")
+            if f.command:
+                echo(f"    Fix:  {f.command}")
+            if f.load_hint:
+                echo(f"    Load: {f.load_hint}")
 
 
 def _print_diff(report: Any) -> None:
@@ -330,6 +535,7 @@ def _print_diff(report: Any) -> None:
 )
 @click.option("-n", "--dry-run", is_flag=True, help="Print old -> new and write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
+@exclude_option
 @backend_option
 def rename_prefix_command(
     src: str,
@@ -341,6 +547,7 @@ def rename_prefix_command(
     drop_unmatched: bool,
     dry_run: bool,
     force: bool,
+    excludes: tuple[str, ...],
     backend: BackendName,
 ) -> None:
     """Replace the prefix OLD by NEW in every parameter name.
@@ -367,7 +574,9 @@ def rename_prefix_command(
     be = get_backend(backend)
     listing = be.list_file(src)
     unmatched = "keep" if keep_unmatched else "drop" if drop_unmatched else "error"
-    plan = plan_prefix_rename(listing.names, old, new, unmatched=cast(Any, unmatched))
+    plan = plan_prefix_rename(
+        listing.names, old, new, unmatched=cast(Any, unmatched), exclude=excludes
+    )
     if dry_run:
         for _i, before, after in plan.keep:
             if before != after:
@@ -392,6 +601,227 @@ def _plan_summary(plan: Any, listing: Listing, mood: str) -> str:
     if plan.dropped:
         text += f", {len(plan.dropped)} dropped"
     return text
+
+
+# ------------------------------------------------------------------------------------------
+# to-structural / to-prefixed
+
+
+def conversion_options(f: F) -> F:
+    f = click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")(f)
+    f = click.option("-n", "--dry-run", is_flag=True, help="Print old -> new, write nothing.")(f)
+    f = click.option(
+        "--save-mapping",
+        metavar="FILE",
+        type=click.Path(dir_okay=False),
+        help="Also write the file key -> new key mapping as JSON (for --mapping).",
+    )(f)
+    f = click.option(
+        "--mapping",
+        "mapping_file",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, exists=True),
+        help="Apply a mapping saved with --save-mapping instead of --model (no MXNet needed).",
+    )(f)
+    f = exclude_option(f)
+    f = model_options(f)
+    f = click.option("-m", "--model", "model_spec", metavar="SPEC", help=MODEL_HELP)(f)
+    f = click.option(
+        "-o",
+        "--output",
+        "dest",
+        metavar="DEST",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Write the result here.",
+    )(f)
+    f = click.argument("src", type=click.Path(dir_okay=False))(f)
+    return f
+
+
+def _convert(
+    target: str,
+    src: str,
+    dest: str,
+    model_spec: str | None,
+    model_args: tuple[str, ...],
+    input_shapes: tuple[str, ...],
+    excludes: tuple[str, ...],
+    mapping_file: str | None,
+    save_mapping: str | None,
+    dry_run: bool,
+    force: bool,
+    prefix: str | None,
+    file_prefix: str | None,
+    deduplicate: bool,
+) -> None:
+    from paramtool.backends import native
+    from paramtool.convert import mapping_json, plan_conversion, plan_from_mapping
+    from paramtool.writer import atomic_output, check_destination, write_all
+
+    if (model_spec is None) == (mapping_file is None):
+        raise click.UsageError("give exactly one of --model SPEC and --mapping FILE")
+    if mapping_file is not None and (model_args or input_shapes):
+        raise click.UsageError("--model-arg and --input-shape need --model")
+    if not dry_run:
+        check_destination(src, dest, force=force)
+    listing = native.list_file(src)
+    if mapping_file is not None:
+        with open(mapping_file, encoding="utf-8") as fh:
+            plan = plan_from_mapping(listing, fh.read(), mapping_file, excludes)
+        spec = mapping_file
+    else:
+        assert model_spec is not None
+        model = _load_model(model_spec, model_args, input_shapes)
+        plan = plan_conversion(
+            listing,
+            model,
+            cast(Any, target),
+            excludes=excludes,
+            prefix=prefix,
+            file_prefix=file_prefix,
+            deduplicate=deduplicate,
+        )
+        spec = model_spec
+    if dry_run:
+        for i, key in plan.selection:
+            click.echo(f"{display_name(listing.entries[i].name, i)} -> {display_name(key, 0)}")
+        for name in plan.excluded:
+            click.echo(f"{display_name(name, 0)} (excluded)")
+    else:
+        native.rewrite(src, dest, plan.selection, in_place=False)
+        click.echo(f"{dest}: wrote {len(plan.selection)} keys ({target})", err=True)
+    if save_mapping:
+        text = mapping_json(listing, plan, spec, cast(Any, target))
+        with atomic_output(save_mapping) as (fh, _tmp):
+            write_all(fh, text.encode("utf-8") + b"\n")
+    if plan.excluded:
+        _warn(f"left out {len(plan.excluded)} keys: {', '.join(plan.excluded[:5])}")
+    if plan.missing:
+        _warn(
+            f"{len(plan.missing)} model parameters are not in the output "
+            f"({', '.join(plan.missing[:3])}{', ...' if len(plan.missing) > 3 else ''}): "
+            "load with allow_missing=True and initialise them"
+        )
+    if plan.dtype_notes:
+        _warn(
+            f"{len(plan.dtype_notes)} dtypes differ from the model ({plan.dtype_notes[0]}): "
+            "load with cast_dtype=True"
+        )
+
+
+@cli.command(name="to-structural")
+@conversion_options
+@click.option(
+    "--prefix",
+    metavar="PREFIX",
+    help="The prefix the file uses for the model's root block (found automatically).",
+)
+@click.option(
+    "--deduplicate",
+    is_flag=True,
+    help="One key per shared parameter (the alias save_parameters(deduplicate=True) keeps).",
+)
+def to_structural_command(
+    src: str,
+    dest: str,
+    model_spec: str | None,
+    model_args: tuple[str, ...],
+    input_shapes: tuple[str, ...],
+    excludes: tuple[str, ...],
+    mapping_file: str | None,
+    save_mapping: str | None,
+    dry_run: bool,
+    force: bool,
+    prefix: str | None,
+    deduplicate: bool,
+) -> None:
+    """Rewrite prefixed or arg:/aux: keys as the structural keys load_parameters wants.
+
+    Parameters are matched through the model's own block tree (any root prefix,
+    several prefixes, arg:/aux: tags); DEST gets exactly the keys, in the order,
+    that the model's save_parameters writes. Array bytes are copied unchanged.
+
+    \b
+    Examples:
+      paramtool to-structural model-0000.params --model zoo:resnet18_v1 -o net.params
+      paramtool to-structural m.params --model mynet.py:build -o s.params --save-mapping map.json
+      paramtool to-structural other.params --mapping map.json -o s2.params
+      paramtool to-structural ft.params --model zoo:alexnet \\
+          --exclude 'alexnet0_dense2_*' -o s.params
+    """
+    _convert(
+        "structural",
+        src,
+        dest,
+        model_spec,
+        model_args,
+        input_shapes,
+        excludes,
+        mapping_file,
+        save_mapping,
+        dry_run,
+        force,
+        None,
+        prefix,
+        deduplicate,
+    )
+
+
+@cli.command(name="to-prefixed")
+@conversion_options
+@click.option(
+    "--prefix",
+    metavar="PREFIX",
+    help="Root prefix to write (default: the model's own, e.g. model0_).",
+)
+@click.option(
+    "--export",
+    "export",
+    is_flag=True,
+    help="Write arg:/aux: keys for SymbolBlock.imports and mx.model.load_checkpoint.",
+)
+def to_prefixed_command(
+    src: str,
+    dest: str,
+    model_spec: str | None,
+    model_args: tuple[str, ...],
+    input_shapes: tuple[str, ...],
+    excludes: tuple[str, ...],
+    mapping_file: str | None,
+    save_mapping: str | None,
+    dry_run: bool,
+    force: bool,
+    prefix: str | None,
+    export: bool,
+) -> None:
+    """Rewrite structural keys as the prefixed keys collect_params().load wants.
+
+    With --export, writes arg:/aux: keys (auxiliary states such as BatchNorm
+    running statistics get aux:). Array bytes are copied unchanged.
+
+    \b
+    Examples:
+      paramtool to-prefixed net.params --model zoo:mobilenet0.25 -o prefixed.params
+      paramtool to-prefixed net.params --model mynet.py:build --prefix model1_ -o m1.params
+      paramtool to-prefixed net.params --model zoo:resnet18_v1 --export -o net-0000.params
+    """
+    _convert(
+        "export" if export else "prefixed",
+        src,
+        dest,
+        model_spec,
+        model_args,
+        input_shapes,
+        excludes,
+        mapping_file,
+        save_mapping,
+        dry_run,
+        force,
+        prefix,
+        None,
+        False,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

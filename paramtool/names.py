@@ -15,6 +15,7 @@ MXNet Gluon 1.x writes three kinds of keys (spec §9.1, §9.2; ``python/mxnet/gl
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -180,6 +181,7 @@ def plan_prefix_rename(
     new: str,
     *,
     unmatched: Literal["error", "keep", "drop"] = "error",
+    exclude: Sequence[str] = (),
 ) -> RenamePlan:
     """Plan ``old`` -> ``new`` on every name that starts with ``old`` (after an ``arg:``/``aux:``).
 
@@ -208,7 +210,11 @@ def plan_prefix_rename(
     for i, name in enumerate(names):
         assert name is not None
         renamed = rename_one(name, old, new)
-        if renamed is not None:
+        if exclude and any(
+            fnmatch.fnmatchcase(n, g) for n in (name, renamed) if n is not None for g in exclude
+        ):
+            dropped.append((i, name))
+        elif renamed is not None:
             matched += 1
             keep.append((i, name, renamed))
         elif unmatched == "keep":
