@@ -123,7 +123,7 @@ class ModelReport:
                     "name": e[i].name,
                     "parameter": param(pi),
                     "file": list(e[i].shape),
-                    "model": None if ps[pi].shape is None else list(ps[pi].shape),
+                    "model": _shape_list(ps[pi].shape),
                 }
                 for i, pi in self.shape
             ],
@@ -141,6 +141,10 @@ class ModelReport:
                 for f in self.findings
             ],
         }
+
+
+def _shape_list(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
 
 
 def compare_to_model(
@@ -231,7 +235,10 @@ def _diagnose(
     ps = r.model.params
     m = r.match
     scheme = detect_scheme(r.listing.names)
-    convert = lambda excl=(): _convert_command(r, excl, prefix, model_args, input_shapes)  # noqa: E731
+
+    def convert(excl: Sequence[str] = ()) -> str:
+        return _convert_command(r, excl, prefix, model_args, input_shapes)
+
     loader = {
         "structural": "net.load_parameters",
         "prefixed": "net.collect_params().load",
@@ -525,23 +532,23 @@ def plan_conversion(
         order = model.structural_keys or [s for p in ps for s in p.structural]
         for key in order:
             pi = alias_param[key]
-            i = by_param.get(pi)
-            if i is None or i in skip:
+            fi = by_param.get(pi)
+            if fi is None or fi in skip:
                 continue
             if deduplicate:
                 if pi in seen:
                     continue
                 seen.add(pi)
-                selection.append((i, ps[pi].structural[-1]))
+                selection.append((fi, ps[pi].structural[-1]))
             else:
-                selection.append((i, key))
+                selection.append((fi, key))
     else:
-        for pi, _p in enumerate(ps):
-            i = by_param.get(pi)
-            if i is None or i in skip:
+        for pi in range(len(ps)):
+            fi = by_param.get(pi)
+            if fi is None or fi in skip:
                 continue
             for key in keys_for(pi):
-                selection.append((i, key))
+                selection.append((fi, key))
     missing = [
         param_label(ps[pi])
         for pi in m.missing

@@ -183,8 +183,10 @@ def _match_prefixed(
         for name, i in free.items():
             for cut in _prefix_cuts(name):
                 r = name[cut:]
-                pi = rel.get(r)
-                if pi is not None and shapes_compatible(entries[i].shape, model.params[pi].shape):
+                cand = rel.get(r)
+                if cand is not None and shapes_compatible(
+                    entries[i].shape, model.params[cand].shape
+                ):
                     scores[name[:cut]] += 1
         if file_prefix is not None and family == model.root_prefix:
             best = file_prefix
