@@ -6,10 +6,12 @@ input, or a refused or failed write. Data goes to stdout, messages to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fnmatch
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -17,9 +19,9 @@ import click
 
 from paramtool import __version__
 from paramtool.backends import BACKENDS, BackendName, Entry, Listing, get_backend
-from paramtool.errors import ExitCode, ParamtoolError
-from paramtool.names import detect_scheme, plan_prefix_rename
-from paramtool.render import display_name, human_bytes, json_name, print_table
+from paramtool.errors import ExitCode, ParamtoolError, RenameError, WriteRefusedError
+from paramtool.names import TAGS, detect_scheme, plan_prefix_rename
+from paramtool.render import display_name, human_bytes, inert, json_name, plural, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,8 +33,20 @@ class ParamtoolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ParamtoolError as e:
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {inert(str(e))}", err=True)
             ctx.exit(int(e.exit_code))
+        except BrokenPipeError:
+            # `paramtool ls big.params | head`: the reader went away. Quiet exit 141, as tools
+            # killed by SIGPIPE have (Click would exit 1, which means "differences" here).
+            _silence_stdout()
+            raise SystemExit(141) from None
+
+
+def _silence_stdout() -> None:
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def backend_option(f: F) -> F:
@@ -56,8 +70,18 @@ def exclude_option(f: F) -> F:
     )(f)
 
 
+def _warn_duplicates(listing: Listing) -> None:
+    counts = Counter(e.name for e in listing.entries if e.name is not None)
+    dups = [n for n, c in counts.items() if c > 1]
+    if dups:
+        _warn(
+            f"{listing.path}: {plural(len(dups), 'name')} appear more than once "
+            f"({', '.join(dups[:3])}); MXNet keeps the last record of each"
+        )
+
+
 def _warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {inert(message)}", err=True)
 
 
 @click.group(cls=ParamtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,7 +137,7 @@ def _entry_json(e: Entry, index: int) -> dict[str, Any]:
 
 
 @cli.command(name="ls")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option(
     "-f",
     "--format",
@@ -151,6 +175,9 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
             for i, e in indexed
             if e.name is not None and any(fnmatch.fnmatchcase(e.name, g) for g in filters)
         ]
+    if filters and not listing.named and listing.entries:
+        _warn(f"{file}: an unnamed list has no names for --filter to match")
+    _warn_duplicates(listing)
     shown = [e for _, e in indexed]
     summary = _ls_summary(listing, shown)
     if listing.trailing_bytes:
@@ -214,10 +241,10 @@ def _print_ls_table(
     count = summary["count"]
     shown = summary["shown"]
     parts = [
-        f"{shown} of {count} parameters"
+        f"{shown} of {plural(count, 'parameter')}"
         if shown != count
-        else f"{count} parameter{'' if count == 1 else 's'}",
-        f"{summary['total_elements']:,} elements",
+        else plural(count, "parameter"),
+        plural(summary["total_elements"], "element"),
         f"{human_bytes(summary['total_bytes'])} ({summary['total_bytes']:,} bytes)",
         f"scheme: {summary['scheme']['description']}",
     ]
@@ -296,8 +323,8 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
 
 
 @cli.command(name="diff")
-@click.argument("file_a", metavar="FILE", type=click.Path(dir_okay=False))
-@click.argument("file_b", metavar="[OTHER]", required=False, type=click.Path(dir_okay=False))
+@click.argument("file_a", metavar="FILE", type=click.Path())
+@click.argument("file_b", metavar="[OTHER]", required=False, type=click.Path())
 @click.option("-m", "--model", "model_spec", metavar="SPEC", help=MODEL_HELP)
 @model_options
 @click.option(
@@ -377,6 +404,8 @@ def diff_command(
 
     assert file_b is not None
     report = compare(be.list_file(file_a), be.list_file(file_b))
+    _warn_duplicates(report.a)
+    _warn_duplicates(report.b)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -469,9 +498,12 @@ def _print_diff(report: Any) -> None:
         ("A", report.a, report.scheme_a),
         ("B", report.b, report.scheme_b),
     ):
-        echo(f"{label}: {listing.path} ({len(listing.entries)} parameters, {scheme.describe()})")
+        echo(
+            f"{label}: {inert(listing.path)} "
+            f"({plural(len(listing.entries), 'parameter')}, {scheme.describe()})"
+        )
     if report.identical:
-        echo(f"Same {report.common} names, shapes and dtypes.")
+        echo(f"Same {plural(report.common, 'name')}, shapes and dtypes.")
         return
     ka = {(e.name if report.a.named else f"[{i}]"): e for i, e in enumerate(report.a.entries)}
     kb = {(e.name if report.b.named else f"[{i}]"): e for i, e in enumerate(report.b.entries)}
@@ -494,10 +526,19 @@ def _print_diff(report: Any) -> None:
         echo(f"\ndtype differs ({len(report.dtype)}):")
         for m in report.dtype:
             echo(f"  {display_name(m.name, 0)}  A {m.a}  B {m.b}")
-    echo(f"\n{report.common} names in common.")
+    echo(f"\n{plural(report.common, 'name')} in common.")
+    kinds = {report.scheme_a.kind, report.scheme_b.kind}
+    if report.fix is None and "structural" in kinds and kinds & {"prefixed", "export"}:
+        echo(
+            "\nOne file has structural keys and the other prefixed or arg:/aux: keys: no prefix "
+            "change maps one onto the other. Compare the file with the model instead "
+            "(paramtool diff FILE --model SPEC) and convert with paramtool to-structural or "
+            "to-prefixed."
+        )
     fix = report.fix
     if fix is not None:
-        change = f"{fix.old or '(no prefix)'} -> {fix.new or '(no prefix)'}"
+        old = display_name(fix.old, 0) or "(no prefix)"
+        change = f"{old} -> {display_name(fix.new, 0) or '(no prefix)'}"
         if fix.explains_all:
             echo(f"\nEvery difference is explained by one prefix change, {change}. Fix:")
         else:
@@ -513,7 +554,7 @@ def _print_diff(report: Any) -> None:
 
 
 @cli.command(name="rename-prefix")
-@click.argument("src", type=click.Path(dir_okay=False))
+@click.argument("src", type=click.Path())
 @click.argument("old")
 @click.argument("new")
 @click.option(
@@ -521,7 +562,7 @@ def _print_diff(report: Any) -> None:
     "--output",
     "dest",
     metavar="DEST",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="Write the result here (must not exist unless --force).",
 )
 @click.option("--in-place", is_flag=True, help="Rewrite SRC itself (atomically).")
@@ -566,17 +607,29 @@ def rename_prefix_command(
         raise click.UsageError("--keep-unmatched and --drop-unmatched exclude each other")
     if not dry_run and (dest is None) == (not in_place):
         raise click.UsageError("give exactly one of -o/--output DEST and --in-place")
-    target = src if in_place else dest
-    from paramtool.writer import check_destination
+    if old.startswith(TAGS) or new.startswith(TAGS):
+        raise click.UsageError(
+            "OLD and NEW apply after an arg:/aux: tag, which is kept: give them without the tag"
+        )
+    from paramtool.writer import resolve_destination
 
-    if target is not None and not dry_run:
-        check_destination(src, target, force=force, in_place=in_place)
+    target = src if in_place else dest
+    if target is not None:
+        try:
+            target = resolve_destination(src, target, force=force, in_place=in_place)
+        except WriteRefusedError:
+            if not dry_run:
+                raise
+            _warn(f"{target}: exists; the real run needs --force")
     be = get_backend(backend)
     listing = be.list_file(src)
     unmatched = "keep" if keep_unmatched else "drop" if drop_unmatched else "error"
-    plan = plan_prefix_rename(
-        listing.names, old, new, unmatched=cast(Any, unmatched), exclude=excludes
-    )
+    try:
+        plan = plan_prefix_rename(
+            listing.names, old, new, unmatched=cast(Any, unmatched), exclude=excludes
+        )
+    except RenameError as e:
+        raise RenameError(f"{src}: {e}") from None
     if dry_run:
         for _i, before, after in plan.keep:
             if before != after:
@@ -589,7 +642,7 @@ def rename_prefix_command(
         return
     assert target is not None
     be.rewrite(src, target, [(i, after) for i, _, after in plan.keep], in_place=in_place)
-    click.echo(f"{target}: " + _plan_summary(plan, listing, ""), err=True)
+    click.echo(f"{inert(dest or src)}: " + _plan_summary(plan, listing, ""), err=True)
 
 
 def _plan_summary(plan: Any, listing: Listing, mood: str) -> str:
@@ -613,14 +666,14 @@ def conversion_options(f: F) -> F:
     f = click.option(
         "--save-mapping",
         metavar="FILE",
-        type=click.Path(dir_okay=False),
+        type=click.Path(),
         help="Also write the file key -> new key mapping as JSON (for --mapping).",
     )(f)
     f = click.option(
         "--mapping",
         "mapping_file",
         metavar="FILE",
-        type=click.Path(dir_okay=False, exists=True),
+        type=click.Path(),
         help="Apply a mapping saved with --save-mapping instead of --model (no MXNet needed).",
     )(f)
     f = exclude_option(f)
@@ -632,15 +685,15 @@ def conversion_options(f: F) -> F:
         "dest",
         metavar="DEST",
         required=True,
-        type=click.Path(dir_okay=False),
+        type=click.Path(),
         help="Write the result here.",
     )(f)
-    f = click.argument("src", type=click.Path(dir_okay=False))(f)
+    f = click.argument("src", type=click.Path())(f)
     return f
 
 
 def _convert(
-    target: str,
+    kind: str,
     src: str,
     dest: str,
     model_spec: str | None,
@@ -657,14 +710,19 @@ def _convert(
 ) -> None:
     from paramtool.backends import native
     from paramtool.convert import mapping_json, plan_conversion, plan_from_mapping
-    from paramtool.writer import atomic_output, check_destination, write_all
+    from paramtool.writer import atomic_output, resolve_destination, write_all
 
     if (model_spec is None) == (mapping_file is None):
         raise click.UsageError("give exactly one of --model SPEC and --mapping FILE")
     if mapping_file is not None and (model_args or input_shapes):
         raise click.UsageError("--model-arg and --input-shape need --model")
-    if not dry_run:
-        check_destination(src, dest, force=force)
+    try:
+        target = resolve_destination(src, dest, force=force)
+    except WriteRefusedError:
+        if not dry_run:
+            raise
+        _warn(f"{dest}: exists; the real run needs --force")
+        target = dest
     listing = native.list_file(src)
     if mapping_file is not None:
         with open(mapping_file, encoding="utf-8") as fh:
@@ -676,7 +734,7 @@ def _convert(
         plan = plan_conversion(
             listing,
             model,
-            cast(Any, target),
+            cast(Any, kind),
             excludes=excludes,
             prefix=prefix,
             file_prefix=file_prefix,
@@ -689,11 +747,12 @@ def _convert(
         for name in plan.excluded:
             click.echo(f"{display_name(name, 0)} (excluded)")
     else:
-        native.rewrite(src, dest, plan.selection, in_place=False)
-        click.echo(f"{dest}: wrote {len(plan.selection)} keys ({target})", err=True)
+        native.rewrite(src, target, plan.selection, in_place=False)
+        click.echo(f"{inert(dest)}: wrote {len(plan.selection)} keys ({kind})", err=True)
     if save_mapping:
-        text = mapping_json(listing, plan, spec, cast(Any, target))
-        with atomic_output(save_mapping) as (fh, _tmp):
+        mapping_target = resolve_destination(src, save_mapping, force=force)
+        text = mapping_json(listing, plan, spec, cast(Any, kind))
+        with atomic_output(mapping_target) as (fh, _tmp):
             write_all(fh, text.encode("utf-8") + b"\n")
     if plan.excluded:
         _warn(f"left out {len(plan.excluded)} keys: {', '.join(plan.excluded[:5])}")
@@ -824,6 +883,46 @@ def to_prefixed_command(
     )
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    # SystemExit unwinds through atomic_output, which removes its temporary file.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name="paramtool")
+    """Console-script entry point.
+
+    Beyond Click's own handling: Ctrl-C exits 130, SIGTERM/SIGHUP exit 143/129 after the
+    temporary file of a write in progress is removed, a closed pipe (``| head``) exits 141
+    quietly, and any other failure to write stdout is one ``Error:`` line with exit 3.
+    """
+    import errno
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    try:
+        try:
+            # without standalone mode, Click returns the code given to ctx.exit()
+            rv = cli.main(
+                args=list(argv) if argv is not None else None,
+                prog_name="paramtool",
+                standalone_mode=False,
+            )
+        except click.ClickException as e:
+            e.show()
+            code = e.exit_code
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            code = 130
+        else:
+            code = rv if isinstance(rv, int) else 0
+        sys.stdout.flush()
+    except OSError as e:
+        if e.errno == errno.EPIPE:
+            code = 141
+        else:
+            with contextlib.suppress(OSError):
+                sys.stderr.write(f"Error: cannot write output: {e.strerror or e}\n")
+            code = int(ExitCode.INPUT)
+        _silence_stdout()
+    sys.exit(code)

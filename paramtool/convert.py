@@ -16,7 +16,6 @@ Which keys a loader expects (spec §9.2–§9.4; ``python/mxnet/gluon/block.py``
 from __future__ import annotations
 
 import json
-import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from paramtool.errors import RenameError
 from paramtool.mapping import Match, excluded, match_model, param_label, shapes_compatible
 from paramtool.model import ModelInfo, ModelParam
 from paramtool.names import detect_scheme, split_tag
+from paramtool.render import shell_join, shell_quote
 
 Target = Literal["structural", "prefixed", "export"]
 
@@ -204,7 +204,7 @@ def _convert_command(
     for g in excludes:
         parts += ["--exclude", g]
     parts += ["-o", f"{stem}.{suffix}.params"]
-    return shlex.join(parts)
+    return shell_join(parts)
 
 
 def _block_glob(names: Sequence[str]) -> str | None:
@@ -300,7 +300,7 @@ def _diagnose(
                 "namespace",
                 f"the file's keys carry an extra leading {m.namespace!r}: a whole-model file "
                 "loaded into a sub-block",
-                shlex.join(
+                shell_join(
                     [
                         "paramtool",
                         "rename-prefix",
@@ -356,7 +356,7 @@ def _diagnose(
         ):
             f, p = next(iter(drift.items()))
             keep = len(m.prefix_map) > 1
-            command = shlex.join(
+            command = shell_join(
                 [
                     "paramtool",
                     "rename-prefix",
@@ -518,7 +518,7 @@ def plan_conversion(
         ]
         glob = _block_glob(names)
         hint = (
-            f" (leave them out with --exclude {shlex.quote(glob)})"
+            f" (leave them out with --exclude {shell_quote(glob)})"
             if glob
             else (" (leave them out with --exclude GLOB)")
         )

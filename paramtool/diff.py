@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass
 
 from paramtool.backends import Entry, Listing
 from paramtool.names import Scheme, detect_scheme, find_prefix_change, rename_one
+from paramtool.render import shell_join
 
 
 @dataclass(frozen=True)
@@ -163,5 +163,5 @@ def _rename_command(path: str, old: str, new: str, keep: bool) -> str:
     positional = [path, old, new]
     if any(p.startswith("-") for p in positional):
         # Click would read these as options: put the options first and end them with `--`.
-        return shlex.join(["paramtool", "rename-prefix", *options, "--", *positional])
-    return shlex.join(["paramtool", "rename-prefix", *positional, *options])
+        return shell_join(["paramtool", "rename-prefix", *options, "--", *positional])
+    return shell_join(["paramtool", "rename-prefix", *positional, *options])

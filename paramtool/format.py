@@ -352,7 +352,7 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
     n = c.u64("array count")
     # Every record takes at least 4 bytes (a V0 "none" record is a lone ndim of 0), and the name
     # count needs 8 more: bound the count before looping on it.
-    if n > (c.left - 8) // 4:
+    if n and n > (c.left - 8) // 4:
         raise c.fail(
             f"array count {n} cannot fit in the {c.left} bytes left", "array count", c.pos - 8
         )

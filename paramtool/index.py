@@ -8,6 +8,7 @@ called, and numpy is imported only then.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -52,11 +53,18 @@ class ParamsFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
+            if os.path.exists(self.path) and not os.path.isfile(self.path):
+                kind = "a directory" if os.path.isdir(self.path) else "not a regular file"
+                raise FormatError(self.path, f"cannot open: {kind}")
             self._f: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         except OSError as e:
             raise FormatError(self.path, f"cannot open: {e.strerror or e}") from None
         try:
-            size = os.fstat(self._f.fileno()).st_size
+            st = os.fstat(self._f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                self._f.close()
+                raise FormatError(self.path, "not a regular file")
+            size = st.st_size
             self.layout: FileLayout
             self.layout, self.bytes_read = read_layout(self._f, self.path, size)
         except OSError as e:

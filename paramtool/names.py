@@ -137,7 +137,7 @@ def detect_scheme(names: Sequence[str | None]) -> Scheme:
     if counts["structural"] == n:
         return Scheme("structural", None, counts)
     prefix = root_prefix(bare)
-    if prefix or all("_" in s for s in bare):
+    if prefix or (len(bare) > 1 and all("_" in s for s in bare)):
         return Scheme("prefixed", prefix, counts)
     return Scheme("flat", None, counts)
 
@@ -231,6 +231,9 @@ def plan_prefix_rename(
         )
     if names and matched == 0:
         raise RenameError(f"no name starts with {old!r}")
+    empty = [o for _, o, n in keep if o != n and split_tag(n)[1] == ""]
+    if empty:
+        raise RenameError(f"{len(empty)} names would become empty: {', '.join(empty[:5])}")
     sources: dict[str, set[str]] = {}
     for _, old_n, new_n in keep:
         sources.setdefault(new_n, set()).add(old_n)

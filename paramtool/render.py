@@ -31,6 +31,32 @@ def display_name(name: str | None, index: int) -> str:
     return "".join(out)
 
 
+def inert(text: str) -> str:
+    """Any text (a message, a path) with control characters shown as escapes: one line, no
+    terminal escape sequences."""
+    return text if text.isprintable() else display_name(text, 0)
+
+
+def shell_quote(word: str) -> str:
+    """Quote one word for a POSIX shell; control characters use bash's ``$'...'`` form."""
+    import shlex
+
+    if word.isprintable():
+        return shlex.quote(word)
+    body = display_name(word, 0).replace("'", "\\'")
+    return f"$'{body}'"
+
+
+def shell_join(words: list[str]) -> str:
+    """A command line a user can paste: each word quoted by :func:`shell_quote`."""
+    return " ".join(shell_quote(w) for w in words)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "name")`` -> ``"1 name"``, ``plural(2, "name")`` -> ``"2 names"``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def json_name(name: str | None) -> str | None:
     """A name for JSON: exact, except undecodable bytes become ``\\xNN`` text."""
     if name is None:
@@ -52,6 +78,10 @@ def human_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _broken_pipe() -> None:
+    raise BrokenPipeError(32, "Broken pipe")
+
+
 def make_console(*, stderr: bool = False) -> Console:
     """A rich Console with markup, emoji and highlighting off (names may contain ``[``).
 
@@ -59,9 +89,14 @@ def make_console(*, stderr: bool = False) -> Console:
     """
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # let paramtool.cli's handler exit 141 (rich would exit 1: "differences")
+            _broken_pipe()
+
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    return Console(
+    return _Console(
         file=stream,
         markup=False,
         emoji=False,
@@ -85,6 +120,11 @@ def print_table(
 
     console = make_console()
     terminal = console.is_terminal
+    # Never fold or crop a cell (names must stay copyable): widen past the terminal if need be.
+    widths = [
+        max([len(header)] + [len(row[c]) for row in rows]) for c, (header, _) in enumerate(columns)
+    ]
+    console.width = max(console.width, sum(widths) + 2 * len(widths) + 2)
     table = Table(
         box=box.SIMPLE_HEAD if terminal else None,
         show_edge=False,

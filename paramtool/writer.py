@@ -12,7 +12,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from paramtool.errors import WriteRefusedError
 from paramtool.format import (
@@ -31,25 +31,41 @@ if TYPE_CHECKING:
 COPY_CHUNK = 8 << 20
 
 
-def check_destination(src: str, dest: str, *, force: bool = False, in_place: bool = False) -> None:
-    """Refuse writes that could lose data, before anything is written.
+def resolve_destination(src: str, dest: str, *, force: bool = False, in_place: bool = False) -> str:
+    """Check that writing ``dest`` cannot lose data, and return the path to replace.
+
+    Symbolic links are followed: the file they point to is replaced and the link stays (as
+    ``cp`` does). Call this before any work, so a refused write costs nothing.
+
+    Returns
+    -------
+    str
+        The real path (``os.path.realpath``) that :func:`atomic_output` should replace.
 
     Raises
     ------
     WriteRefusedError
-        ``dest`` is the source (same file, also through a symlink or hard link) without
-        ``in_place``; ``dest`` exists and ``force`` is not set; ``dest`` is a directory.
+        ``dest`` exists and is not a regular file (directory, device, FIFO, socket); ``dest`` is
+        the source (same file, also through a symlink or a hard link) without ``in_place``;
+        ``dest`` exists (a dangling symlink counts) and neither ``force`` nor ``in_place``.
     """
-    if os.path.isdir(dest):
-        raise WriteRefusedError(f"{dest}: is a directory")
-    if not os.path.exists(dest):
-        return
-    if not in_place and os.path.samefile(src, dest):
-        raise WriteRefusedError(
-            f"{dest}: is the source file {src}; use --in-place to rewrite it in place"
-        )
+    real = os.path.realpath(dest)
+    if not os.path.lexists(dest):
+        return real
+    if os.path.exists(real):
+        mode = os.stat(real).st_mode
+        if stat.S_ISDIR(mode):
+            raise WriteRefusedError(f"{dest}: is a directory")
+        if not stat.S_ISREG(mode):
+            raise WriteRefusedError(f"{dest}: is not a regular file (device, FIFO or socket)")
+        if not in_place and os.path.exists(src) and os.path.samefile(src, real):
+            raise WriteRefusedError(
+                f"{dest}: is the source file {src}; use --in-place to rewrite it in place"
+            )
     if not force and not in_place:
-        raise WriteRefusedError(f"{dest}: already exists (use --force to overwrite it)")
+        what = "already exists" if os.path.exists(dest) else "is a symlink to a missing file"
+        raise WriteRefusedError(f"{dest}: {what} (use --force to overwrite it)")
+    return real
 
 
 @contextlib.contextmanager
@@ -61,8 +77,9 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
     The temporary file lives in ``dest``'s directory (so the final ``os.replace`` is atomic on
     POSIX); on success it is flushed, fsynced and renamed over ``dest``, and the directory is
     fsynced. On any exception (including KeyboardInterrupt) it is removed and ``dest`` is left
-    as it was. ``mode_from`` copies that file's permission bits (for in-place rewrites); new
-    files get ``0o666`` minus the umask, like ``open()``.
+    as it was. ``mode_from`` copies that file's permission bits and, where allowed, its owner
+    (for in-place rewrites; hard links to the old file keep the old content); new files get
+    ``0o666`` minus the umask, like ``open()``.
 
     Raises
     ------
@@ -80,7 +97,10 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
         ) from None
     try:
         if mode_from is not None:
-            os.chmod(tmp, stat.S_IMODE(os.stat(mode_from).st_mode))
+            st = os.stat(mode_from)
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            with contextlib.suppress(OSError):  # keep the owner where we may (as root)
+                os.chown(tmp, st.st_uid, st.st_gid)
         else:
             umask = os.umask(0)
             os.umask(umask)
@@ -248,19 +268,38 @@ def save(
 
     Raises
     ------
+    TypeError
+        ``arrays`` is neither a mapping nor a list/tuple, or a name is not a str.
     ValueError
-        Unsupported dtype, or a 0-d array with ``version=2``.
+        Unsupported dtype, a name containing NUL, or a 0-d array with ``version=2``.
     WriteRefusedError
         The write failed; nothing was left behind.
     """
     import numpy as np
 
+    def as_array(v: Any) -> np.ndarray:  # type: ignore[type-arg]
+        if hasattr(v, "asnumpy"):  # an MXNet NDArray
+            v = v.asnumpy()
+        return np.asarray(v)
+
+    names: list[bytes] | None
     if isinstance(arrays, Mapping):
-        names: list[bytes] | None = [k.encode("utf-8", "surrogateescape") for k in arrays]
-        values = [np.asarray(v) for v in arrays.values()]
-    else:
+        names = []
+        for k in arrays:
+            if not isinstance(k, str):
+                raise TypeError(f"parameter names must be str, not {type(k).__name__}: {k!r}")
+            if "\0" in k:
+                raise ValueError(f"name {k!r} contains NUL: MXNet would cut it there")
+            names.append(k.encode("utf-8", "surrogateescape"))
+        values = [as_array(v) for v in arrays.values()]
+    elif isinstance(arrays, (list, tuple)):
         names = None
-        values = [np.asarray(v) for v in arrays]
+        values = [as_array(v) for v in arrays]
+    else:
+        raise TypeError(
+            f"arrays must be a dict of name -> array or a list of arrays, not "
+            f"{type(arrays).__name__} (for one array, pass [array])"
+        )
     if version is None:
         version = 3 if any(v.ndim == 0 for v in values) else 2
     blobs = [encode_array(v, version=version) for v in values]
@@ -274,10 +313,10 @@ def save(
 __all__ = [
     "HEADER_SIZE",
     "atomic_output",
-    "check_destination",
     "copy_range",
     "dtype_flag",
     "encode_array",
+    "resolve_destination",
     "save",
     "write_renamed",
 ]

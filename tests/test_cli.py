@@ -167,7 +167,11 @@ def test_truncated_file_names_record_field_offset(tmp_path: Path) -> None:
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert "cannot open" in run("ls", tmp_path / "nope.params", code=3).stderr
-    assert run("ls", tmp_path, code=2).stderr  # Click refuses a directory: usage error
+    err = run("ls", tmp_path, code=3).stderr
+    assert err.count("\n") == 1 and "a directory" in err
+    fifo = tmp_path / "fifo.params"
+    os.mkfifo(fifo)
+    assert "not a regular file" in run("ls", fifo, code=3).stderr  # and does not hang
 
 
 def test_no_traceback_in_a_real_process(tmp_path: Path) -> None:
