@@ -466,3 +466,130 @@ def test_backends_agree(tmp_path: Path, path: Path) -> None:
             with paramtool.open_params(out) as pf:
                 outs[be] = [(r.name, r.shape, r.dtype_name, pf.read_bytes(r)) for r in pf]
         assert outs["native"] == outs["mxnet"]
+
+
+# -- hardening (found by a new-user trial) -----------------------------------------------------
+
+
+def test_refuses_to_write_over_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.params"
+    os.mkfifo(fifo)
+    err = run("rename-prefix", T0, "model0_", "x_", "-o", fifo, "--force", code=3).stderr
+    assert "not a regular file" in err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_symlinked_destination_is_written_through(tmp_path: Path) -> None:
+    target = tmp_path / "target.params"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.params"
+    link.symlink_to(target)
+    assert "already exists" in run("rename-prefix", T0, "model0_", "x_", "-o", link, code=3).stderr
+    run("rename-prefix", T0, "model0_", "x_", "-o", link, "--force")
+    assert link.is_symlink()
+    assert run("ls", target, "-f", "names").stdout.startswith("x_dense0_weight")
+
+
+def test_dangling_symlink_destination_needs_force(tmp_path: Path) -> None:
+    link = tmp_path / "dangling.params"
+    link.symlink_to(tmp_path / "missing.params")
+    err = run("rename-prefix", T0, "model0_", "x_", "-o", link, code=3).stderr
+    assert "symlink to a missing file" in err
+    assert link.is_symlink() and not (tmp_path / "missing.params").exists()
+
+
+def test_in_place_through_a_symlink_rewrites_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "model-0010.params"
+    shutil.copy(T0, target)
+    latest = tmp_path / "latest.params"
+    latest.symlink_to(target.name)
+    run("rename-prefix", latest, "model0_", "model1_", "--in-place")
+    assert latest.is_symlink()
+    with paramtool.open_params(target) as new, paramtool.open_params(T0) as old:
+        assert new.names == [n.replace("model0_", "model1_") for n in old.names if n]
+        assert [new.read_bytes(r) for r in new] == [old.read_bytes(r) for r in old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.params", "model-0010.params"]
+
+
+def test_tag_in_old_or_new_is_a_usage_error() -> None:
+    err = run("rename-prefix", DATA / "hybrid-0000.params", "arg:", "x", "-n", code=2).stderr
+    assert "without the tag" in err
+    run("rename-prefix", DATA / "hybrid-0000.params", "", "aux:", "-n", code=2)
+
+
+def test_rename_to_an_empty_name_is_refused(tmp_path: Path) -> None:
+    err = run(
+        "rename-prefix",
+        T0,
+        "model0_dense0_weight",
+        "",
+        "--drop-unmatched",
+        "-o",
+        tmp_path / "o",
+        code=3,
+    ).stderr
+    assert "would become empty" in err and str(T0) in err
+
+
+def test_diff_structural_vs_prefixed_points_to_model_diff() -> None:
+    out = run("diff", T0, DATA / "tutorial-structural.params", code=1).stdout
+    assert "no prefix change maps one onto the other" in out
+    assert "paramtool diff FILE --model SPEC" in out
+
+
+def test_duplicate_names_are_reported(tmp_path: Path) -> None:
+    p = tmp_path / "dup.params"
+    p.write_bytes(params_file([record_v23(np.zeros(1, np.float32))] * 2, ["a", "a"]))
+    err = run("ls", p).stderr
+    assert "1 name appear more than once (a); MXNet keeps the last" in err
+
+
+def _cli_process(*args: str, stdout: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paramtool", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_stdout_failure_is_one_line_exit_3() -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full is not available here")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "paramtool", "diff", str(T0), str(T0)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 3
+    assert proc.stderr == "Error: cannot write output: No space left on device\n"
+
+
+def test_broken_pipe_exits_141_quietly(tmp_path: Path) -> None:
+    many = tmp_path / "many.params"  # a listing larger than any pipe buffer
+    paramtool.save(
+        many, {f"block{i}_conv{i}_weight_with_a_long_name": np.zeros(1) for i in range(5000)}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paramtool", "ls", str(many)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, like `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait() == 141
+    assert err == b""
+
+
+def test_save_rejects_wrong_argument_types(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="pass \\[array\\]"):
+        paramtool.save(tmp_path / "x.params", np.zeros((2, 2)))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be str"):
+        paramtool.save(tmp_path / "x.params", {1: np.zeros(1)})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="NUL"):
+        paramtool.save(tmp_path / "x.params", {"a\0b": np.zeros(1)})
+    assert list(tmp_path.iterdir()) == []
