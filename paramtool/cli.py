@@ -415,7 +415,7 @@ def diff_command(
 
 
 def _print_model_diff(r: Any, prefix: str | None) -> None:
-    from paramtool.convert import expected_keys
+    from paramtool.convert import expected_keys, model_shape_text
     from paramtool.diff import shape_text
     from paramtool.mapping import param_label
 
@@ -463,7 +463,7 @@ def _print_model_diff(r: Any, prefix: str | None) -> None:
         [
             (
                 display_name(entries[i].name, i),
-                f"{shape_text(entries[i].shape)} vs {shape_text(ps[pi].shape or ())}"
+                f"{shape_text(entries[i].shape)} vs {model_shape_text(ps[pi].shape)}"
                 f"  [{param_label(ps[pi])}]",
             )
             for i, pi in r.shape

@@ -143,6 +143,14 @@ class ModelReport:
         }
 
 
+def model_shape_text(shape: tuple[int, ...] | None) -> str:
+    """A model's expected shape, unknown (deferred, 0) dims shown as ``?``: ``(100, ?)``."""
+    if shape is None:
+        return "(?)"
+    dims = ["?" if d == 0 else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
 def _shape_list(shape: tuple[int, ...] | None) -> list[int] | None:
     return None if shape is None else list(shape)
 
@@ -258,7 +266,7 @@ def _diagnose(
         rest = len(m.pairs) - len(r.shape)
         what = ", ".join(
             f"{entries[i].name} {shape_text(entries[i].shape)} in the file vs "
-            f"{shape_text(ps[pi].shape or ())} in the model"
+            f"{model_shape_text(ps[pi].shape)} in the model"
             for i, pi in r.shape[:4]
         )
         if glob is not None:
@@ -288,7 +296,9 @@ def _diagnose(
                     f"the file's {glob} ({len(un)} keys) has no place in the model, and the "
                     f"model's {', '.join(param_label(ps[pi]) for pi in r.missing[:4])} is not "
                     "in the file: the block was replaced (e.g. a new output layer). Leave the "
-                    "old one out, load with allow_missing=True, then initialize the new one",
+                    "old one out, load with allow_missing=True, then initialize the new one; "
+                    "or, if the file was saved from a model whose block was replaced, pass that "
+                    "model's code as --model file.py:callable",
                 )
             )
 
@@ -377,15 +387,16 @@ def _diagnose(
             )
         )
     elif excludes:
-        command = convert(tuple(excludes))
-        out.append(
-            Finding(
-                "exclude",
-                "convert without the changed block",
-                command,
-                f"{loader}(..., {', '.join(load_flags)})",
-            )
-        )
+        # the names are right: the block finding above carries the fix itself
+        for k, f in enumerate(out):
+            if f.code in ("shape-changed-block", "replaced-block"):
+                out[k] = Finding(
+                    f.code,
+                    f.message,
+                    convert(tuple(excludes)),
+                    f"{loader}(..., {', '.join(load_flags)})",
+                )
+                break
 
     # -- dtype ---------------------------------------------------------------------------
     if r.dtype:
@@ -502,7 +513,7 @@ def plan_conversion(
         elif not shapes_compatible(entries[i].shape, ps[pi].shape):
             bad_shape.append(
                 f"{entries[i].name} is {shape_text(entries[i].shape)} in the file but "
-                f"{shape_text(ps[pi].shape or ())} in the model"
+                f"{model_shape_text(ps[pi].shape)} in the model"
             )
     problems += bad_shape
     if not m.pairs:
