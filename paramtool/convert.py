@@ -388,11 +388,11 @@ def _diagnose(
         )
     elif excludes:
         # the names are right: the block finding above carries the fix itself
-        for k, f in enumerate(out):
-            if f.code in ("shape-changed-block", "replaced-block"):
+        for k, finding in enumerate(out):
+            if finding.code in ("shape-changed-block", "replaced-block"):
                 out[k] = Finding(
-                    f.code,
-                    f.message,
+                    finding.code,
+                    finding.message,
                     convert(tuple(excludes)),
                     f"{loader}(..., {', '.join(load_flags)})",
                 )
