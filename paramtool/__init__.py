@@ -25,10 +25,13 @@ from paramtool.errors import (
     WriteRefusedError,
 )
 from paramtool.format import DTYPES, DType, Record
-from paramtool.index import ParamsFile, bfloat16_dtype, open_params
+from paramtool.index import ParamsFile, SparseArray, bfloat16_dtype, load, open_params
 from paramtool.writer import save
 
 __version__ = "0.1.0"
+
+#: ``paramtool.open(path)``: the lazy index, same as :func:`open_params`.
+open = open_params
 
 __all__ = [
     "DTYPES",
@@ -42,10 +45,13 @@ __all__ = [
     "ParamtoolError",
     "Record",
     "RenameError",
+    "SparseArray",
     "UnsupportedFormatError",
     "WriteRefusedError",
     "__version__",
     "bfloat16_dtype",
+    "load",
+    "open",
     "open_params",
     "save",
 ]

@@ -80,6 +80,29 @@ def _warn_duplicates(listing: Listing) -> None:
         )
 
 
+#: dtypes that exist only in MXNet 2.x (flags 8-11, spec §5)
+MXNET2_ONLY_DTYPES = ("int16", "uint16", "uint32", "uint64")
+
+
+def mxnet_compat_notes(listing: Listing) -> list[str]:
+    """Why MXNet 1.9.1's ``mx.nd.load`` would fail on (or misread) this file, if it would."""
+    notes = []
+    versions = {e.version for e in listing.entries if e.version is not None}
+    if 3 in versions and versions - {3}:
+        notes.append(
+            "it mixes V3 records with older ones, which MXNet 1.9.1 cannot load in any mode"
+        )
+    new_dtypes = sorted({e.dtype for e in listing.entries if e.dtype in MXNET2_ONLY_DTYPES})
+    if new_dtypes:
+        notes.append(f"dtypes {', '.join(new_dtypes)} exist only in MXNet 2.x")
+    nones = [e for e in listing.entries if e.dtype == "none"]
+    if any(e.version == 2 for e in nones):
+        notes.append("it holds uninitialised ('none') arrays, which mx.nd.load refuses")
+    if any(e.version in (0, 1) for e in nones):
+        notes.append("it holds V0/V1 'none' records, which MXNet 1.9.1 misreads")
+    return notes
+
+
 def _warn(message: str) -> None:
     click.echo(f"Warning: {inert(message)}", err=True)
 
@@ -130,6 +153,7 @@ def _entry_json(e: Entry, index: int) -> dict[str, Any]:
         "elements": e.size,
         "nbytes": e.nbytes,
         "stype": e.stype,
+        "stored": e.stored,
         "context": e.context,
         "version": e.version,
         "offset": e.offset,
@@ -178,6 +202,8 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
     if filters and not listing.named and listing.entries:
         _warn(f"{file}: an unnamed list has no names for --filter to match")
     _warn_duplicates(listing)
+    for note in mxnet_compat_notes(listing):
+        _warn(f"{file}: MXNet 1.9.1 cannot load this file as it is: {note}")
     shown = [e for _, e in indexed]
     summary = _ls_summary(listing, shown)
     if listing.trailing_bytes:
@@ -187,7 +213,9 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     elif fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
-        out.writerow(["name", "shape", "dtype", "elements", "nbytes", "stype", "version", "offset"])
+        out.writerow(
+            ["name", "shape", "dtype", "elements", "nbytes", "stype", "stored", "version", "offset"]
+        )
         for _, e in indexed:
             out.writerow(
                 [
@@ -197,6 +225,7 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
                     e.size,
                     e.nbytes,
                     e.stype,
+                    "" if e.stored is None else e.stored,
                     "" if e.version is None else e.version,
                     "" if e.offset is None else e.offset,
                 ]
@@ -217,6 +246,7 @@ def _print_ls_table(
     from paramtool.diff import shape_text
 
     show_context = any(e.context not in (None, "cpu(0)") for _, e in indexed)
+    show_sparse = any(e.stype != "default" for _, e in indexed)
     columns = [
         ("name", "left"),
         ("shape", "left"),
@@ -224,6 +254,8 @@ def _print_ls_table(
         ("elements", "right"),
         ("bytes", "right"),
     ]
+    if show_sparse:
+        columns += [("stype", "left"), ("stored", "right")]
     if show_context:
         columns.append(("context", "left"))
     rows = []
@@ -235,6 +267,8 @@ def _print_ls_table(
             f"{e.size:,}",
             human_bytes(e.nbytes),
         ]
+        if show_sparse:
+            row += [e.stype, "" if e.stored is None else f"{e.stored:,}"]
         if show_context:
             row.append(e.context or "")
         rows.append(row)

@@ -25,7 +25,8 @@ V0         anything      the word *is* ndim (u32), then ndim x u32 dims, ctx, ty
 =========  ============  ===================================================================
 
 A shape (V1–V3) is ``i32 ndim`` followed by ``ndim x i64`` dims (§3.3). Sparse records
-(stype 1 ``row_sparse``, 2 ``csr``, §7) are recognised but not decoded by this version.
+(stype 1 ``row_sparse``, 2 ``csr``, §7) add a storage shape before the shape and one or two
+index (aux) arrays after the values; they exist only as V2 records.
 
 Only :mod:`struct` is needed to walk the headers: this module imports neither numpy nor MXNet,
 so listing a file stays cheap (numpy is imported by :mod:`paramtool.index` when array data is
@@ -137,9 +138,17 @@ class Record:
     data_offset:
         Where the element bytes start.
     nbytes:
-        Size of the element bytes: ``itemsize * prod(shape)``.
+        Bytes of array data in the record: ``itemsize * prod(shape)`` for a dense array; for a
+        sparse one the stored values plus the index (aux) arrays.
     end:
         Offset just past the record; records are contiguous, so this is the next one's ``offset``.
+    storage_shape:
+        Sparse only: the shape of the stored values (``(k, *shape[1:])`` for row_sparse with k
+        stored rows, ``(nnz,)`` for csr), healed from the aux shapes when the file holds a stale
+        one (spec §7.3); None for dense.
+    aux:
+        Sparse only: ``(dtype, shape)`` of each index array: row_sparse ``[row ids]``, csr
+        ``[indptr, column indices]`` (spec §7.1); their bytes follow the values.
     name:
         The record's name decoded as UTF-8 (invalid bytes kept as surrogate escapes, so
         ``name.encode("utf-8", "surrogateescape")`` gives the stored bytes back), or None in an
@@ -157,6 +166,31 @@ class Record:
     nbytes: int
     end: int
     name: str | None = None
+    storage_shape: tuple[int, ...] | None = None
+    aux: tuple[tuple[DType, tuple[int, ...]], ...] = ()
+    storage_shape_stored: tuple[int, ...] | None = None
+
+    @property
+    def stype_name(self) -> str:
+        """``default`` (dense), ``row_sparse`` or ``csr``."""
+        return STYPE_NAMES[self.stype]
+
+    @property
+    def stored_size(self) -> int:
+        """Number of stored values: ``prod(storage_shape)`` for sparse, :attr:`size` for dense."""
+        if self.storage_shape is None:
+            return self.size
+        n = 1
+        for d in self.storage_shape:
+            n *= d
+        return n
+
+    @property
+    def values_nbytes(self) -> int:
+        """Bytes of the values (without the index arrays of a sparse record)."""
+        if self.dtype is None:
+            return 0
+        return self.stored_size * self.dtype.itemsize
 
     @property
     def size(self) -> int:
@@ -423,13 +457,14 @@ def _read_record(c: _Cursor, index: int) -> Record:
         if stype not in STYPE_NAMES:
             raise c.fail(f"unknown storage type {stype}", "stype", c.pos - 4)
         if stype != STYPE_DEFAULT:
-            raise UnsupportedFormatError(
-                c.path,
-                f"storage type {STYPE_NAMES[stype]} (sparse) is not supported yet",
-                offset=c.pos - 4,
-                record=index,
-                field="stype",
-            )
+            if version == 3:
+                raise c.fail(
+                    f"storage type {STYPE_NAMES[stype]} in a V3 record (MXNet writes sparse "
+                    "arrays only in V2 records and refuses to load this)",
+                    "stype",
+                    c.pos - 4,
+                )
+            return _read_sparse(c, index, offset, stype)
         shape = _read_shape(c, version)
         if version == 2 and not shape:  # V2 ndim 0: a "none" array, the record ends (§3.2)
             return Record(index, version, stype, (), None, None, offset, c.pos, 0, c.pos)
@@ -470,6 +505,65 @@ def _read_record(c: _Cursor, index: int) -> Record:
     return Record(
         index, version, stype, shape, dtype, (dev_type, dev_id), offset, data_offset, nbytes, c.pos
     )
+
+
+def _read_sparse(c: _Cursor, index: int, offset: int, stype: int) -> Record:
+    """The rest of a V2 sparse record after its stype (spec §3.2, §7)."""
+    stored = _read_shape(c, 2)
+    shape = _read_shape(c, 2)
+    if not shape:
+        raise c.fail(f"{STYPE_NAMES[stype]} array with ndim 0", "ndim", c.pos - 4)
+    if stype == 2 and len(shape) != 2:
+        raise c.fail(f"csr array must be 2-d, has shape {shape}", "ndim")
+    dev_type, dev_id, flag = _I32x3.unpack(c.take(12, "context and type_flag"))
+    dtype = DTYPES.get(flag)
+    if dtype is None:
+        raise c.fail(f"unknown dtype flag {flag}", "type_flag", c.pos - 4)
+    aux: list[tuple[DType, tuple[int, ...]]] = []
+    for j in range(1 if stype == 1 else 2):
+        aflag = c.i32(f"aux {j} type_flag")
+        adtype = DTYPES.get(aflag)
+        if adtype is None:
+            raise c.fail(f"unknown aux dtype flag {aflag}", f"aux {j} type_flag", c.pos - 4)
+        aux.append((adtype, _read_shape(c, 2)))
+    # Heal a stale storage shape the way MXNet's sparse constructor does (§7.3).
+    healed = stored
+    if _prod(stored) == 0:
+        if stype == 1 and aux[0][1]:
+            healed = (aux[0][1][0], *shape[1:])
+        elif stype == 2:
+            healed = aux[1][1]
+    nbytes = _prod(healed) * dtype.itemsize + sum(_prod(s) * d.itemsize for d, s in aux)
+    data_offset = c.pos
+    if nbytes > c.left:
+        raise c.fail(
+            f"{STYPE_NAMES[stype]} data (values {healed} {dtype.name} and indices) needs "
+            f"{nbytes} bytes, only {c.left} left",
+            "data",
+        )
+    c.skip(nbytes, "data")
+    return Record(
+        index,
+        2,
+        stype,
+        shape,
+        dtype,
+        (dev_type, dev_id),
+        offset,
+        data_offset,
+        nbytes,
+        c.pos,
+        storage_shape=healed,
+        aux=tuple(aux),
+        storage_shape_stored=stored,
+    )
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,6 +609,32 @@ def encode_dense_header(
         + struct.pack(f"<{len(shape)}q", *shape)
         + struct.pack("<iii", context[0], context[1], flag)
     )
+
+
+def encode_shape(shape: tuple[int, ...]) -> bytes:
+    """A V1–V3 shape: i32 ndim, then ndim x i64 dims (spec §3.3)."""
+    return struct.pack(f"<i{len(shape)}q", len(shape), *shape)
+
+
+def encode_sparse_header(
+    stype: int,
+    storage_shape: tuple[int, ...],
+    shape: tuple[int, ...],
+    flag: int,
+    aux: list[tuple[int, tuple[int, ...]]],
+    *,
+    context: tuple[int, int] = (1, 0),
+) -> bytes:
+    """Header bytes of a V2 sparse record (spec §3.2, §7.2); values and aux buffers follow.
+
+    ``aux`` is ``(type_flag, shape)`` per index array: row_sparse ``[row ids]``, csr
+    ``[indptr, indices]``.
+    """
+    out = struct.pack("<Ii", MAGIC_V2, stype) + encode_shape(storage_shape) + encode_shape(shape)
+    out += struct.pack("<iii", context[0], context[1], flag)
+    for aflag, ashape in aux:
+        out += struct.pack("<i", aflag) + encode_shape(ashape)
+    return out
 
 
 def encode_names(names: list[bytes]) -> bytes:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from paramtool.errors import FormatError
-from paramtool.format import FileLayout, Record, read_layout
+from paramtool.format import DType, FileLayout, Record, read_layout
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,6 +33,53 @@ def bfloat16_dtype() -> np.dtype:  # type: ignore[type-arg]
     import numpy as np
 
     return np.dtype([(BFLOAT16_FIELD, "<u2")])
+
+
+@dataclass
+class SparseArray:
+    """A row_sparse or csr array as stored in a ``.params`` file (spec §7).
+
+    Attributes
+    ----------
+    stype:
+        ``"row_sparse"`` or ``"csr"``.
+    shape:
+        The logical (dense) shape.
+    data:
+        The stored values: shape ``(k, *shape[1:])`` for row_sparse (k stored rows), ``(nnz,)``
+        for csr.
+    indices:
+        int64 (as MXNet writes): row ids of the stored rows (row_sparse), or the column index of
+        each value (csr).
+    indptr:
+        csr only: ``(rows + 1,)`` offsets into ``data``/``indices`` per row; None for row_sparse.
+    """
+
+    stype: str
+    shape: tuple[int, ...]
+    data: np.ndarray  # type: ignore[type-arg]
+    indices: np.ndarray  # type: ignore[type-arg]
+    indptr: np.ndarray | None = None  # type: ignore[type-arg]
+
+    @property
+    def dtype(self) -> np.dtype:  # type: ignore[type-arg]
+        """dtype of the values."""
+        import numpy as np
+
+        return np.dtype(self.data.dtype)
+
+    def todense(self) -> np.ndarray:  # type: ignore[type-arg]
+        """The dense numpy array of :attr:`shape` (zeros where nothing is stored)."""
+        import numpy as np
+
+        out = np.zeros(self.shape, dtype=self.data.dtype)
+        if self.stype == "row_sparse":
+            out[self.indices.astype(np.int64)] = self.data
+        else:
+            assert self.indptr is not None
+            rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr.astype(np.int64)))
+            out[rows, self.indices.astype(np.int64)] = self.data
+        return out
 
 
 class ParamsFile:
@@ -130,8 +178,11 @@ class ParamsFile:
             )
         return data
 
-    def read(self, key: int | str | Record) -> np.ndarray:  # type: ignore[type-arg]
-        """Decode one array as a numpy array of the record's shape.
+    def read(self, key: int | str | Record, *, mmap: bool = False) -> Any:
+        """Decode one array: a numpy array of the record's shape, or a :class:`SparseArray`.
+
+        With ``mmap=True`` a dense array is a read-only ``numpy.memmap`` of the file instead of
+        a copy in memory (the OS pages it in on use).
 
         dtypes follow :data:`paramtool.format.DTYPES`; bfloat16 (flag 12) comes back with
         :func:`bfloat16_dtype` (raw 16-bit words, as MXNet 1.9.1's ``asnumpy()``). A "none"
@@ -149,9 +200,31 @@ class ParamsFile:
         rec = key if isinstance(key, Record) else self.record(key)
         if rec.dtype is None:
             return np.zeros((0,), dtype=np.float32)
+        dtype = _numpy_dtype(rec.dtype)
+        if mmap and rec.storage_shape is None and rec.nbytes:
+            return np.memmap(
+                self.path, dtype=dtype, mode="r", offset=rec.data_offset, shape=rec.shape
+            )
         buf = bytearray(self.read_bytes(rec))
-        dtype = bfloat16_dtype() if rec.dtype.flag == 12 else np.dtype(rec.dtype.numpy)
-        return np.frombuffer(buf, dtype=dtype).reshape(rec.shape)
+        if rec.storage_shape is None:
+            return np.frombuffer(buf, dtype=dtype).reshape(rec.shape)
+        values_end = rec.values_nbytes
+        data = np.frombuffer(buf, dtype=dtype, count=rec.stored_size).reshape(rec.storage_shape)
+        aux = []
+        pos = values_end
+        for adtype, ashape in rec.aux:
+            count = 1
+            for d in ashape:
+                count *= d
+            aux.append(
+                np.frombuffer(buf, dtype=_numpy_dtype(adtype), count=count, offset=pos).reshape(
+                    ashape
+                )
+            )
+            pos += count * adtype.itemsize
+        if rec.stype == 1:
+            return SparseArray("row_sparse", rec.shape, data, aux[0])
+        return SparseArray("csr", rec.shape, data, aux[1], aux[0])
 
     def fileno(self) -> int:
         """The OS file descriptor (for kernel copies of record bytes)."""
@@ -168,6 +241,37 @@ class ParamsFile:
 
     def __repr__(self) -> str:
         return f"<ParamsFile {self.path!r}: {len(self)} arrays>"
+
+
+def _numpy_dtype(dtype: DType) -> np.dtype:  # type: ignore[type-arg]
+    import numpy as np
+
+    return bfloat16_dtype() if dtype.flag == 12 else np.dtype(dtype.numpy)
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
+    """Read every array of a ``.params`` file, like ``mx.nd.load`` but without MXNet.
+
+    Returns
+    -------
+    dict or list
+        ``{name: array}`` in file order for a named file (a later duplicate name wins, as in
+        MXNet), or a list for an unnamed list (and for an empty file, as MXNet does). Arrays are
+        numpy arrays (bfloat16 with :func:`bfloat16_dtype`) or :class:`SparseArray`.
+
+    Raises
+    ------
+    FormatError, UnsupportedFormatError
+        As :func:`open_params`.
+    """
+    with open_params(path) as pf:
+        if not pf.named or not len(pf):
+            return [pf.read(r) for r in pf]
+        out: dict[str, Any] = {}
+        for r in pf:
+            assert r.name is not None
+            out[r.name] = pf.read(r)  # a duplicate keeps its first position and last value
+        return out
 
 
 def open_params(path: str | os.PathLike[str]) -> ParamsFile:

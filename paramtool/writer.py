@@ -21,8 +21,9 @@ from paramtool.format import (
     encode_dense_header,
     encode_list_header,
     encode_names,
+    encode_sparse_header,
 )
-from paramtool.index import BFLOAT16_FIELD, ParamsFile
+from paramtool.index import BFLOAT16_FIELD, ParamsFile, SparseArray
 
 if TYPE_CHECKING:
     import numpy as np
@@ -230,19 +231,43 @@ def dtype_flag(dtype: np.dtype) -> int:  # type: ignore[type-arg]
     raise ValueError(f"MXNet has no dtype flag for numpy dtype {dtype}")
 
 
-def encode_array(array: np.ndarray, *, version: int = 2) -> bytes:  # type: ignore[type-arg]
-    """One dense record (header and little-endian C-order data) for a numpy array.
-
-    0-d arrays need ``version=3`` (spec §6). Raises ValueError as :func:`encode_dense_header`.
-    """
+def _le_bytes(array: np.ndarray) -> bytes:  # type: ignore[type-arg]
+    """C-order little-endian bytes; bfloat16 (MXNet's structured dtype) as raw uint16 words."""
     import numpy as np
 
+    if dtype_flag(array.dtype) == 12:
+        return np.ascontiguousarray(array).view("<u2").tobytes()
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def encode_array(array: Any, *, version: int = 2) -> bytes:
+    """One record (header and little-endian C-order data) for a numpy array or a
+    :class:`~paramtool.index.SparseArray`.
+
+    0-d arrays need ``version=3``; sparse arrays need ``version=2`` (spec §6, §3.2).
+
+    Raises
+    ------
+    ValueError
+        As :func:`encode_dense_header`; a sparse array with ``version=3``; an unknown dtype.
+    """
+    if isinstance(array, SparseArray):
+        if version != 2:
+            raise ValueError("sparse arrays can only be written as V2 records (spec §3.2)")
+        stype = 1 if array.stype == "row_sparse" else 2
+        if stype == 2 and array.indptr is None:
+            raise ValueError("a csr array needs indptr")
+        aux = [array.indices] if array.indptr is None else [array.indptr, array.indices]
+        header = encode_sparse_header(
+            stype,
+            tuple(array.data.shape),
+            tuple(array.shape),
+            dtype_flag(array.data.dtype),
+            [(dtype_flag(a.dtype), tuple(a.shape)) for a in aux],
+        )
+        return header + _le_bytes(array.data) + b"".join(_le_bytes(a) for a in aux)
     flag = dtype_flag(array.dtype)
-    if flag == 12:
-        data = np.ascontiguousarray(array).view("<u2").astype("<u2", copy=False).tobytes()
-    else:
-        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    return encode_dense_header(tuple(array.shape), flag, version=version) + data
+    return encode_dense_header(tuple(array.shape), flag, version=version) + _le_bytes(array)
 
 
 def save(
@@ -259,8 +284,9 @@ def save(
         Destination, written atomically.
     arrays:
         ``{name: array}`` (a named file, like ``save_parameters``) or a sequence of arrays (an
-        unnamed list). Supported dtypes: the keys of :data:`paramtool.format.DTYPE_FLAGS`, with
-        bfloat16 given as MXNet's structured dtype (:func:`paramtool.index.bfloat16_dtype`).
+        unnamed list). An array is a numpy array, a :class:`~paramtool.index.SparseArray`, or
+        an MXNet NDArray (dense or sparse). Supported dtypes: the keys of
+        :data:`paramtool.format.DTYPE_FLAGS`, with bfloat16 given as MXNet's structured dtype (:func:`paramtool.index.bfloat16_dtype`).
     version:
         Record version for every record: 2 (MXNet's default) or 3 (numpy shape semantics).
         By default 2, or 3 when an array is 0-d (a file never mixes V2 and V3 records: MXNet
@@ -277,7 +303,14 @@ def save(
     """
     import numpy as np
 
-    def as_array(v: Any) -> np.ndarray:  # type: ignore[type-arg]
+    def as_array(v: Any) -> Any:
+        if isinstance(v, SparseArray):
+            return v
+        if getattr(v, "stype", "default") in ("row_sparse", "csr"):  # an MXNet sparse NDArray
+            indptr = v.indptr.asnumpy() if v.stype == "csr" else None
+            return SparseArray(
+                v.stype, tuple(v.shape), v.data.asnumpy(), v.indices.asnumpy(), indptr
+            )
         if hasattr(v, "asnumpy"):  # an MXNet NDArray
             v = v.asnumpy()
         return np.asarray(v)
@@ -301,7 +334,7 @@ def save(
             f"{type(arrays).__name__} (for one array, pass [array])"
         )
     if version is None:
-        version = 3 if any(v.ndim == 0 for v in values) else 2
+        version = 3 if any(len(v.shape) == 0 for v in values) else 2
     blobs = [encode_array(v, version=version) for v in values]
     with atomic_output(os.fspath(path)) as (f, _tmp):
         write_all(f, encode_list_header(len(values)))

@@ -280,13 +280,113 @@ def test_huge_counts_fail_without_allocating(tmp_path: Path) -> None:
     assert _bad(tmp_path, params_file([huge], ["a"])).field == "data"
 
 
-def test_unknown_and_sparse_storage_types(tmp_path: Path) -> None:
+def test_unknown_storage_type_and_sparse_in_v3(tmp_path: Path) -> None:
     rec = struct.pack("<Iii", 0xF993FAC9, 7, 0)
     assert _bad(tmp_path, params_file([rec], ["a"])).field == "stype"
-    rec = struct.pack("<Iii", 0xF993FAC9, 1, 0)
+    rec = struct.pack("<Iii", 0xF993FACA, 1, 0)  # sparse in a V3 record: MXNet refuses it
     err = _bad(tmp_path, params_file([rec], ["a"]))
-    assert isinstance(err, UnsupportedFormatError)
-    assert "row_sparse" in str(err) and "not supported yet" in str(err)
+    assert err.field == "stype" and "V3" in err.message
+
+
+def _shape(*dims: int) -> bytes:
+    return struct.pack(f"<i{len(dims)}q", len(dims), *dims)
+
+
+def test_sparse_records_from_the_spec(tmp_path: Path) -> None:
+    # spec §8 sparse example: r = row_sparse (4,2) rows 1,3 = [1,2],[3,4];
+    # c = csr [[0,5,0],[0,0,0],[6,0,7]]
+    rsp = (
+        struct.pack("<Ii", 0xF993FAC9, 1)
+        + _shape(2, 2)
+        + _shape(4, 2)
+        + struct.pack("<iii", 1, 0, 0)
+        + struct.pack("<i", 6)
+        + _shape(2)
+        + np.array([1, 2, 3, 4], "<f4").tobytes()
+        + np.array([1, 3], "<i8").tobytes()
+    )
+    csr = (
+        struct.pack("<Ii", 0xF993FAC9, 2)
+        + _shape(3)
+        + _shape(3, 3)
+        + struct.pack("<iii", 1, 0, 0)
+        + struct.pack("<i", 6)
+        + _shape(4)
+        + struct.pack("<i", 6)
+        + _shape(3)
+        + np.array([5, 6, 7], "<f4").tobytes()
+        + np.array([0, 1, 1, 3], "<i8").tobytes()
+        + np.array([1, 0, 2], "<i8").tobytes()
+    )
+    assert (len(rsp), len(csr)) == (108, 152)  # record sizes given by the spec (§7.2)
+    data = params_file([rsp, csr], ["r", "c"])
+    assert len(data) == 310
+    p = write(tmp_path, data)
+    with paramtool.open_params(p) as pf:
+        r, c = pf.record("r"), pf.record("c")
+        assert (r.stype_name, r.shape, r.storage_shape, r.stored_size) == (
+            "row_sparse",
+            (4, 2),
+            (2, 2),
+            4,
+        )
+        assert (c.stype_name, c.shape, c.storage_shape, c.stored_size) == ("csr", (3, 3), (3,), 3)
+        assert r.nbytes == 16 + 16 and c.nbytes == 12 + 32 + 24
+        dense_r = pf.read("r").todense()
+        dense_c = pf.read("c").todense()
+    np.testing.assert_array_equal(dense_r, [[0, 0], [1, 2], [0, 0], [3, 4]])
+    np.testing.assert_array_equal(dense_c, [[0, 5, 0], [0, 0, 0], [6, 0, 7]])
+    # the writer gives the same bytes back
+    out = tmp_path / "again.params"
+    paramtool.save(out, paramtool.load(p))
+    assert out.read_bytes() == data
+
+
+def test_stale_sparse_storage_shape_is_healed(tmp_path: Path) -> None:
+    # spec §7.3: a csr saved with storage shape (0,) although it holds 3 values
+    csr = (
+        struct.pack("<Ii", 0xF993FAC9, 2)
+        + _shape(0)
+        + _shape(3, 3)
+        + struct.pack("<iii", 1, 0, 0)
+        + struct.pack("<i", 6)
+        + _shape(4)
+        + struct.pack("<i", 6)
+        + _shape(3)
+        + np.array([5, 6, 7], "<f4").tobytes()
+        + np.array([0, 1, 1, 3], "<i8").tobytes()
+        + np.array([1, 0, 2], "<i8").tobytes()
+    )
+    after = record_v23(np.arange(2, dtype=np.float32))
+    p = write(tmp_path, params_file([csr, after], ["c", "next"]))
+    with paramtool.open_params(p) as pf:
+        assert pf.record("c").storage_shape == (3,)
+        assert pf.read("next").tolist() == [0, 1]  # the stream stays in step
+        np.testing.assert_array_equal(pf.read("c").todense()[2], [6, 0, 7])
+
+
+def test_load_returns_dict_or_list_like_mxnet(tmp_path: Path) -> None:
+    recs = [
+        record_v23(np.zeros(1, np.float32)),
+        record_v23(np.ones(1, np.float32)),
+        record_v23(np.full(1, 2, np.float32)),
+    ]
+    p = write(tmp_path, params_file(recs, ["x", "y", "x"]))
+    got = paramtool.load(p)
+    assert isinstance(got, dict)
+    assert list(got) == ["x", "y"] and got["x"].tolist() == [2.0]  # first place, last value
+    p2 = write(tmp_path, params_file(recs), "list.params")
+    assert [a.tolist() for a in paramtool.load(p2)] == [[0.0], [1.0], [2.0]]
+
+
+def test_mmap_read(tmp_path: Path) -> None:
+    a = np.arange(1000, dtype=np.float64).reshape(10, 100)
+    p = tmp_path / "m.params"
+    paramtool.save(p, {"a": a})
+    with paramtool.open(p) as pf:
+        m = pf.read("a", mmap=True)
+        assert isinstance(m, np.memmap) and not m.flags.writeable
+        np.testing.assert_array_equal(m, a)
 
 
 def _sample_files() -> list[bytes]:

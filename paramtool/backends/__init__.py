@@ -29,9 +29,12 @@ class Entry:
         numpy dtype name, ``"bfloat16"`` for MXNet's bfloat16, ``"none"`` for an uninitialised
         array.
     nbytes:
-        Bytes of element data: ``itemsize * prod(shape)``.
+        Bytes of array data: ``itemsize * prod(shape)`` for a dense array; for a sparse one the
+        stored values plus the index arrays.
     stype:
         Storage type: ``default`` (dense), ``row_sparse`` or ``csr``.
+    stored:
+        Sparse only: the number of stored values (``prod`` of the storage shape); None if dense.
     context:
         The context saved in the record (``"cpu(0)"``), or None where the backend cannot tell
         (MXNet's CPU build ignores it on load, spec §4).
@@ -46,6 +49,7 @@ class Entry:
     dtype: str
     nbytes: int
     stype: str = "default"
+    stored: int | None = None
     context: str | None = None
     version: int | None = None
     offset: int | None = None

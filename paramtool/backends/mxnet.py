@@ -101,23 +101,39 @@ def dtype_name(arr: Any) -> str:
 
 
 def to_numpy(arr: Any) -> Any:
-    """``arr.asnumpy()``; bfloat16 comes back as MXNet's structured dtype of raw uint16 words."""
-    return arr.asnumpy()
+    """``arr.asnumpy()`` (bfloat16 comes back as MXNet's structured dtype of raw uint16 words);
+    sparse NDArrays become :class:`paramtool.index.SparseArray`."""
+    from paramtool.index import SparseArray
+
+    stype = getattr(arr, "stype", "default")
+    if stype == "default":
+        return arr.asnumpy()
+    indptr = arr.indptr.asnumpy() if stype == "csr" else None
+    return SparseArray(stype, tuple(arr.shape), arr.data.asnumpy(), arr.indices.asnumpy(), indptr)
 
 
 def list_file(path: str) -> Listing:
     """List ``path`` as ``mx.nd.load`` sees it (loads every array). Raises BackendError."""
     names, arrays, _ = load(path)
-    entries = []
-    for name, arr in zip(names, arrays, strict=False):
-        shape = tuple(int(d) for d in arr.shape)
-        dtype = dtype_name(arr)
-        size = 1
-        for d in shape:
-            size *= d
-        import numpy as np
+    import numpy as np
 
-        entries.append(Entry(name, shape, dtype, size * np.dtype(arr.dtype).itemsize))
+    entries = []
+    for name, arr in zip(names, arrays, strict=True):
+        shape = tuple(int(d) for d in arr.shape)
+        itemsize = np.dtype(arr.dtype).itemsize
+        stype = getattr(arr, "stype", "default")
+        if stype == "default":
+            size = 1
+            for d in shape:
+                size *= d
+            entries.append(Entry(name, shape, dtype_name(arr), size * itemsize))
+            continue
+        stored = int(arr.data.size)
+        index_arrays = [arr.indices] + ([arr.indptr] if stype == "csr" else [])
+        nbytes = stored * itemsize + sum(
+            int(a.size) * np.dtype(a.dtype).itemsize for a in index_arrays
+        )
+        entries.append(Entry(name, shape, dtype_name(arr), nbytes, stype, stored))
     return Listing(
         path, entries, not names or names[0] is not None, os.path.getsize(path), None, "mxnet"
     )

@@ -26,6 +26,7 @@ def list_file(path: str) -> Listing:
                 dtype=r.dtype_name,
                 nbytes=r.nbytes,
                 stype=STYPE_NAMES[r.stype],
+                stored=None if r.storage_shape is None else r.stored_size,
                 context=r.context_name or None,
                 version=r.version,
                 offset=r.offset,
