@@ -286,7 +286,8 @@ def save(
         ``{name: array}`` (a named file, like ``save_parameters``) or a sequence of arrays (an
         unnamed list). An array is a numpy array, a :class:`~paramtool.index.SparseArray`, or
         an MXNet NDArray (dense or sparse). Supported dtypes: the keys of
-        :data:`paramtool.format.DTYPE_FLAGS`, with bfloat16 given as MXNet's structured dtype (:func:`paramtool.index.bfloat16_dtype`).
+        :data:`paramtool.format.DTYPE_FLAGS`, with bfloat16 given as MXNet's structured dtype
+        (:func:`paramtool.index.bfloat16_dtype`).
     version:
         Record version for every record: 2 (MXNet's default) or 3 (numpy shape semantics).
         By default 2, or 3 when an array is 0-d (a file never mixes V2 and V3 records: MXNet
