@@ -139,6 +139,7 @@ def _ls_summary(listing: Listing, shown: Sequence[Entry]) -> dict[str, Any]:
         "total_bytes": sum(e.nbytes for e in shown),
         "scheme": scheme.to_json(),
         "named": listing.named,
+        "container": listing.container,
         "record_versions": sorted({e.version for e in listing.entries if e.version is not None}),
         "trailing_bytes": listing.trailing_bytes,
     }
@@ -285,6 +286,8 @@ def _print_ls_table(
     versions = _versions(listing.entries)
     if versions:
         parts.append(f"records {versions}")
+    if listing.container != "ndarray-list":
+        parts.append(f"MXNet 2.x {listing.container} file")
     print_table(columns, rows, " · ".join(parts))
 
 

@@ -252,6 +252,8 @@ def _numpy_dtype(dtype: DType) -> np.dtype:  # type: ignore[type-arg]
 def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
     """Read every array of a ``.params`` file, like ``mx.nd.load`` but without MXNet.
 
+    MXNet 2.x npz files (spec §9.5) are read too.
+
     Returns
     -------
     dict or list
@@ -264,6 +266,15 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
     FormatError, UnsupportedFormatError
         As :func:`open_params`.
     """
+    from paramtool import npz
+
+    kind = npz.sniff(os.fspath(path)) if os.path.isfile(path) else None
+    if kind == "npz":
+        return npz.load_npz(os.fspath(path))
+    if kind == "npy":
+        import numpy as np
+
+        return [np.load(os.fspath(path))]
     with open_params(path) as pf:
         if not pf.named or not len(pf):
             return [pf.read(r) for r in pf]

@@ -84,6 +84,9 @@ class Listing:
         Bytes after the name table (native backend only; None otherwise).
     backend:
         ``native`` or ``mxnet``.
+    container:
+        ``ndarray-list`` (MXNet 1.x, the format of spec §2), ``npz`` (MXNet 2.x ZIP of ``.npy``
+        members) or ``npy`` (one bare ``.npy`` array).
     """
 
     path: str
@@ -92,6 +95,7 @@ class Listing:
     file_size: int
     trailing_bytes: int | None
     backend: BackendName
+    container: str = "ndarray-list"
 
     @property
     def names(self) -> list[str | None]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
+from paramtool import npz
 from paramtool.backends import Entry, Listing
 from paramtool.format import STYPE_NAMES
 from paramtool.index import open_params
@@ -13,11 +15,23 @@ from paramtool.writer import write_renamed
 def list_file(path: str) -> Listing:
     """List ``path`` from its record headers only (no array data is read).
 
+    MXNet 2.x npz files (and bare ``.npy`` files) are listed from their ``.npy`` headers.
+
     Raises
     ------
     FormatError, UnsupportedFormatError
-        As :func:`paramtool.index.open_params`.
+        As :func:`paramtool.index.open_params` and :func:`paramtool.npz.list_npz`.
     """
+    kind = npz.sniff(path) if os.path.isfile(path) else None
+    if kind == "npz":
+        entries = [
+            Entry(e.name, e.shape, e.dtype, e.nbytes, e.stype, e.stored) for e in npz.list_npz(path)
+        ]
+        return Listing(path, entries, True, os.path.getsize(path), None, "native", "npz")
+    if kind == "npy":
+        e = npz.list_npy(path)
+        entry = Entry(None, e.shape, e.dtype, e.nbytes)
+        return Listing(path, [entry], False, os.path.getsize(path), None, "native", "npy")
     with open_params(path) as pf:
         entries = [
             Entry(
@@ -40,5 +54,8 @@ def list_file(path: str) -> Listing:
 def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
+    if npz.sniff(src) == "npz":
+        npz.rewrite_npz(src, dest, npz.list_npz(src), selection, in_place=in_place)
+        return
     with open_params(src) as pf:
         write_renamed(pf, dest, selection, in_place=in_place)

@@ -1,0 +1,294 @@
+"""MXNet 2.x ``.params`` files: ZIP (``.npz``) archives of ``.npy`` members (spec §9.5).
+
+MXNet 2.0 ``save_parameters``/``export`` call ``npx.savez``, whose C API (``MXNDArraySave`` in
+``src/c_api/c_api.cc`` on ``master``, ``src/serialization/cnpy.cc``) writes one ``NAME.npy``
+member per dense array, and SciPy-style members ``NAME/data.npy``, ``NAME/indices.npy``,
+``NAME/indptr.npy`` (csr), ``NAME/shape.npy`` and ``NAME/format.npy`` per sparse array. A single
+unnamed dense array is written as one bare ``.npy`` file. The extension stays ``.params``.
+
+Listing parses only each member's ``.npy`` header (magic, version, a Python-literal dict with
+``descr``, ``fortran_order``, ``shape``), so it needs neither numpy nor MXNet. Renaming copies
+each member's bytes into a new archive under the new name.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import struct
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paramtool.errors import FormatError
+from paramtool.format import DTYPE_FLAGS, DTYPES
+from paramtool.writer import atomic_output
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+#: ``.npy`` ``descr`` (without the byte-order character) -> paramtool dtype name.
+NPY_DTYPES = {
+    "f4": "float32", "f8": "float64", "f2": "float16", "u1": "uint8", "i4": "int32",
+    "i1": "int8", "i8": "int64", "b1": "bool", "i2": "int16", "u2": "uint16", "u4": "uint32",
+    "u8": "uint64",
+}  # fmt: skip
+
+
+def sniff(path: str) -> str | None:
+    """``"npz"`` for a ZIP archive, ``"npy"`` for a bare ``.npy`` file, else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None
+    if head.startswith(ZIP_MAGICS):
+        return "npz"
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    return None
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """What a ``.npy`` header says. ``header_len`` is the offset of the data in the member."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    fortran_order: bool
+    header_len: int
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return DTYPES[DTYPE_FLAGS[self.dtype]].itemsize
+
+
+def parse_npy_header(head: bytes, where: str) -> NpyHeader:
+    """Parse the start of a ``.npy`` stream (numpy's format spec, versions 1.0–3.0).
+
+    Raises
+    ------
+    FormatError
+        Bad magic, truncated header, unparseable dict, or a dtype MXNet has no flag for.
+    """
+    if not head.startswith(NPY_MAGIC) or len(head) < 10:
+        raise FormatError(where, "not a .npy member (bad magic)")
+    major = head[6]
+    if major == 1:
+        (hlen,) = struct.unpack("<H", head[8:10])
+        start = 10
+    elif major in (2, 3):
+        if len(head) < 12:
+            raise FormatError(where, "truncated .npy header")
+        (hlen,) = struct.unpack("<I", head[8:12])
+        start = 12
+    else:
+        raise FormatError(where, f"unknown .npy format version {major}")
+    text = head[start : start + hlen]
+    if len(text) < hlen:
+        raise FormatError(where, f"truncated .npy header (needs {hlen} bytes)")
+    try:
+        d = ast.literal_eval(text.decode("latin1"))
+        descr, fortran, shape = d["descr"], bool(d["fortran_order"]), tuple(d["shape"])
+    except (ValueError, SyntaxError, KeyError, TypeError) as e:
+        raise FormatError(where, f"unreadable .npy header ({e})") from None
+    if not isinstance(descr, str) or descr[1:] not in NPY_DTYPES:
+        raise FormatError(where, f"unsupported .npy dtype {descr!r}")
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise FormatError(where, f"bad .npy shape {shape!r}")
+    return NpyHeader(NPY_DTYPES[descr[1:]], shape, fortran, start + hlen)
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass(frozen=True)
+class NpzEntry:
+    """One array of an npz file: its name and the archive members that hold it."""
+
+    name: str
+    stype: str
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    stored: int | None
+    members: tuple[str, ...]
+
+
+def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> NpyHeader:
+    with zf.open(info) as f:
+        head = f.read(12)
+        if head.startswith(NPY_MAGIC) and len(head) >= 10:
+            hlen = (
+                struct.unpack("<H", head[8:10])[0]
+                if head[6] == 1
+                else (struct.unpack("<I", head[8:12])[0] if len(head) >= 12 else 0)
+            )
+            head += f.read(min(hlen, 1 << 20))
+    return parse_npy_header(head, f"{path}: member {info.filename}")
+
+
+def _read_member_raw(zf: zipfile.ZipFile, name: str) -> bytes:
+    with zf.open(name) as f:
+        return f.read()
+
+
+def list_npz(path: str) -> list[NpzEntry]:
+    """The arrays of an MXNet 2.x npz ``.params`` file, from the ``.npy`` headers only.
+
+    Raises
+    ------
+    FormatError
+        Not a ZIP archive, no ``.npy`` members, a member that is not ``.npy``, an incomplete
+        sparse group.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise FormatError(path, f"damaged ZIP archive ({e})") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if not infos:
+            raise FormatError(path, "ZIP archive with no members: not a checkpoint")
+        bad = [i.filename for i in infos if not i.filename.endswith(".npy")]
+        if bad:
+            raise FormatError(
+                path, f"ZIP archive with non-.npy members ({', '.join(bad[:3])}): not a checkpoint"
+            )
+        entries: list[NpzEntry] = []
+        groups: dict[str, dict[str, zipfile.ZipInfo]] = {}
+        order: list[tuple[str, str]] = []
+        sparse_parts = {"data", "indices", "indptr", "shape", "format"}
+        for info in infos:
+            stem = info.filename[: -len(".npy")]
+            parent, _, leaf = stem.rpartition("/")
+            if parent and leaf in sparse_parts:
+                if parent not in groups:
+                    order.append(("sparse", parent))
+                groups.setdefault(parent, {})[leaf] = info
+            else:
+                order.append(("dense", stem))
+                groups.setdefault("\0dense\0" + stem, {})["dense"] = info
+        try:
+            for kind, name in order:
+                if kind == "dense":
+                    info = groups["\0dense\0" + name]["dense"]
+                    h = _member_header(zf, info, path)
+                    entries.append(
+                        NpzEntry(
+                            name,
+                            "default",
+                            h.shape,
+                            h.dtype,
+                            _prod(h.shape) * h.itemsize,
+                            None,
+                            (info.filename,),
+                        )
+                    )
+                    continue
+                parts = groups[name]
+                missing = {"data", "indices", "shape"} - set(parts)
+                if missing:
+                    raise FormatError(
+                        path, f"sparse array {name!r} lacks {', '.join(sorted(missing))}.npy"
+                    )
+                stype = "csr" if "indptr" in parts else "row_sparse"
+                shape_h = _member_header(zf, parts["shape"], path)
+                raw = _read_member_raw(zf, parts["shape"].filename)[shape_h.header_len :]
+                count = _prod(shape_h.shape)
+                if shape_h.dtype != "int64" or len(raw) < 8 * count:
+                    raise FormatError(path, f"sparse array {name!r}: bad shape.npy")
+                shape = struct.unpack(f"<{count}q", raw[: 8 * count])
+                data_h = _member_header(zf, parts["data"], path)
+                nbytes = _prod(data_h.shape) * data_h.itemsize
+                for leaf in ("indices", "indptr"):
+                    if leaf in parts:
+                        h = _member_header(zf, parts[leaf], path)
+                        nbytes += _prod(h.shape) * h.itemsize
+                members = tuple(parts[k].filename for k in sorted(parts))
+                entries.append(
+                    NpzEntry(
+                        name,
+                        stype,
+                        tuple(shape),
+                        data_h.dtype,
+                        nbytes,
+                        _prod(data_h.shape),
+                        members,
+                    )
+                )
+        except zipfile.BadZipFile as e:
+            raise FormatError(path, f"damaged ZIP archive ({e})") from None
+    return entries
+
+
+def list_npy(path: str) -> NpzEntry:
+    """A bare ``.npy`` file (MXNet 2.x saving one unnamed dense array)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) >= 10:
+            hlen = (
+                struct.unpack("<H", head[8:10])[0]
+                if head[6] == 1
+                else (struct.unpack("<I", head[8:12])[0] if len(head) >= 12 else 0)
+            )
+            head += f.read(min(hlen, 1 << 20))
+    h = parse_npy_header(head, path)
+    size = os.path.getsize(path)
+    nbytes = _prod(h.shape) * h.itemsize
+    if size < h.header_len + nbytes:
+        raise FormatError(path, f"file ends early (.npy data needs {nbytes} bytes)")
+    return NpzEntry("", "default", h.shape, h.dtype, nbytes, None, ())
+
+
+def load_npz(path: str) -> dict[str, Any]:
+    """Every array of an npz ``.params`` file as numpy arrays / :class:`SparseArray`."""
+    import numpy as np
+
+    from paramtool.index import SparseArray
+
+    out: dict[str, Any] = {}
+    with zipfile.ZipFile(path) as zf:
+        for e in list_npz(path):
+            if e.stype == "default":
+                with zf.open(e.members[0]) as f:
+                    out[e.name] = np.load(f)
+                continue
+
+            def part(leaf: str, e: NpzEntry = e) -> Any:
+                with zf.open(f"{e.name}/{leaf}.npy") as f:
+                    return np.load(f)
+
+            indptr = part("indptr") if e.stype == "csr" else None
+            out[e.name] = SparseArray(e.stype, e.shape, part("data"), part("indices"), indptr)
+    return out
+
+
+def rewrite_npz(
+    src: str,
+    dest: str,
+    entries: Sequence[NpzEntry],
+    selection: Sequence[tuple[int, str]],
+    *,
+    in_place: bool,
+) -> None:
+    """Write a new archive with the selected arrays' members under new names; member bytes are
+    copied unchanged (stored, uncompressed, as MXNet writes them)."""
+    with (
+        zipfile.ZipFile(src) as zin,
+        atomic_output(dest, mode_from=dest if in_place else None) as (f, _tmp),
+        zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zout,
+    ):
+        for index, new in selection:
+            e = entries[index]
+            for member in e.members:
+                suffix = member[len(e.name) :] if e.stype != "default" else ".npy"
+                with zin.open(member) as r, zout.open(new + suffix, "w", force_zip64=True) as w:
+                    shutil.copyfileobj(r, w, 1 << 20)
