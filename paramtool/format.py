@@ -320,11 +320,11 @@ def describe_foreign(head: bytes) -> str:
         return "empty file (0 bytes), not an MXNet .params file"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return (
-            "ZIP archive: an MXNet 2.x npz-format .params file, or not a checkpoint at all; "
-            "npz-format files are not supported yet"
+            "ZIP archive: an MXNet 2.x npz-format .params file (read it with paramtool.load "
+            "or the command line), not an NDArray list"
         )
     if head.startswith(b"\x93NUMPY"):
-        return "a numpy .npy file (MXNet 2.x single-array save); not supported yet"
+        return "a numpy .npy file (MXNet 2.x single-array save), not an NDArray list"
     if head.startswith(b"version https://git-lfs"):
         return "Git LFS pointer file, not the checkpoint itself (run `git lfs pull` to fetch it)"
     stripped = head.lstrip().lower()
@@ -378,7 +378,7 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
         if head and _U64.pack(LIST_MAGIC).startswith(head):
             raise FormatError(path, f"file ends early ({size} bytes)", offset=0, field="list magic")
         what = describe_foreign(head)
-        err_cls = UnsupportedFormatError if "not supported yet" in what else FormatError
+        err_cls = UnsupportedFormatError if "MXNet 2.x" in what else FormatError
         raise err_cls(path, what)
     f.seek(0)
     c.take(8, "list magic")

@@ -139,7 +139,7 @@ def test_ls_context_column_when_not_cpu0(tmp_path: Path) -> None:
         (b"", "empty file"),
         (b"<html><body>Not Found</body></html>", "HTML"),
         (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "Git LFS"),
-        (b"PK\x03\x04" + bytes(30), "not supported yet"),
+        (b"PK\x03\x04" + bytes(30), "damaged ZIP archive"),
     ],
 )
 def test_bad_input_one_line_exit_3(
