@@ -59,6 +59,24 @@ def backend_option(f: F) -> F:
     )(f)
 
 
+def write_options(f: F) -> F:
+    """``--no-verify`` and ``--backup SUFFIX`` for every command that writes a file."""
+    f = click.option(
+        "--backup",
+        metavar="SUFFIX",
+        help="Keep the file being replaced (SRC with --in-place, or DEST with --force) as "
+        "FILE+SUFFIX, e.g. --backup .orig.",
+    )(f)
+    f = click.option(
+        "--no-verify",
+        "no_verify",
+        is_flag=True,
+        help="Skip re-reading the output to check names and record bytes before it replaces "
+        "anything.",
+    )(f)
+    return f
+
+
 def exclude_option(f: F) -> F:
     return click.option(
         "--exclude",
@@ -614,6 +632,7 @@ def _print_diff(report: Any) -> None:
 @click.option("-n", "--dry-run", is_flag=True, help="Print old -> new and write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
 @exclude_option
+@write_options
 @backend_option
 def rename_prefix_command(
     src: str,
@@ -626,6 +645,8 @@ def rename_prefix_command(
     dry_run: bool,
     force: bool,
     excludes: tuple[str, ...],
+    no_verify: bool,
+    backup: str | None,
     backend: BackendName,
 ) -> None:
     """Replace the prefix OLD by NEW in every parameter name.
@@ -678,7 +699,14 @@ def rename_prefix_command(
         click.echo(_plan_summary(plan, listing, "would"), err=True)
         return
     assert target is not None
-    be.rewrite(src, target, [(i, after) for i, _, after in plan.keep], in_place=in_place)
+    be.rewrite(
+        src,
+        target,
+        [(i, after) for i, _, after in plan.keep],
+        in_place=in_place,
+        verify=not no_verify,
+        backup=None if backup is None else target + backup,
+    )
     click.echo(f"{inert(dest or src)}: " + _plan_summary(plan, listing, ""), err=True)
 
 
@@ -714,6 +742,7 @@ def conversion_options(f: F) -> F:
         help="Apply a mapping saved with --save-mapping instead of --model (no MXNet needed).",
     )(f)
     f = exclude_option(f)
+    f = write_options(f)
     f = model_options(f)
     f = click.option("-m", "--model", "model_spec", metavar="SPEC", help=MODEL_HELP)(f)
     f = click.option(
@@ -731,6 +760,7 @@ def conversion_options(f: F) -> F:
 
 def _convert(
     kind: str,
+    *,
     src: str,
     dest: str,
     model_spec: str | None,
@@ -744,6 +774,8 @@ def _convert(
     prefix: str | None,
     file_prefix: str | None,
     deduplicate: bool,
+    no_verify: bool,
+    backup: str | None,
 ) -> None:
     from paramtool.backends import native
     from paramtool.convert import mapping_json, plan_conversion, plan_from_mapping
@@ -784,7 +816,14 @@ def _convert(
         for name in plan.excluded:
             click.echo(f"{display_name(name, 0)} (excluded)")
     else:
-        native.rewrite(src, target, plan.selection, in_place=False)
+        native.rewrite(
+            src,
+            target,
+            plan.selection,
+            in_place=False,
+            verify=not no_verify,
+            backup=None if backup is None else target + backup,
+        )
         click.echo(f"{inert(dest)}: wrote {len(plan.selection)} keys ({kind})", err=True)
     if save_mapping:
         mapping_target = resolve_destination(src, save_mapping, force=force)
@@ -818,20 +857,7 @@ def _convert(
     is_flag=True,
     help="One key per shared parameter (the alias save_parameters(deduplicate=True) keeps).",
 )
-def to_structural_command(
-    src: str,
-    dest: str,
-    model_spec: str | None,
-    model_args: tuple[str, ...],
-    input_shapes: tuple[str, ...],
-    excludes: tuple[str, ...],
-    mapping_file: str | None,
-    save_mapping: str | None,
-    dry_run: bool,
-    force: bool,
-    prefix: str | None,
-    deduplicate: bool,
-) -> None:
+def to_structural_command(prefix: str | None, deduplicate: bool, **opts: Any) -> None:
     """Rewrite prefixed or arg:/aux: keys as the structural keys load_parameters wants.
 
     Parameters are matched through the model's own block tree (any root prefix,
@@ -846,22 +872,7 @@ def to_structural_command(
       paramtool to-structural ft.params --model zoo:alexnet \\
           --exclude 'alexnet0_dense2_*' -o s.params
     """
-    _convert(
-        "structural",
-        src,
-        dest,
-        model_spec,
-        model_args,
-        input_shapes,
-        excludes,
-        mapping_file,
-        save_mapping,
-        dry_run,
-        force,
-        None,
-        prefix,
-        deduplicate,
-    )
+    _convert("structural", prefix=None, file_prefix=prefix, deduplicate=deduplicate, **opts)
 
 
 @cli.command(name="to-prefixed")
@@ -877,20 +888,7 @@ def to_structural_command(
     is_flag=True,
     help="Write arg:/aux: keys for SymbolBlock.imports and mx.model.load_checkpoint.",
 )
-def to_prefixed_command(
-    src: str,
-    dest: str,
-    model_spec: str | None,
-    model_args: tuple[str, ...],
-    input_shapes: tuple[str, ...],
-    excludes: tuple[str, ...],
-    mapping_file: str | None,
-    save_mapping: str | None,
-    dry_run: bool,
-    force: bool,
-    prefix: str | None,
-    export: bool,
-) -> None:
+def to_prefixed_command(prefix: str | None, export: bool, **opts: Any) -> None:
     """Rewrite structural keys as the prefixed keys collect_params().load wants.
 
     With --export, writes arg:/aux: keys (auxiliary states such as BatchNorm
@@ -902,22 +900,8 @@ def to_prefixed_command(
       paramtool to-prefixed net.params --model mynet.py:build --prefix model1_ -o m1.params
       paramtool to-prefixed net.params --model zoo:resnet18_v1 --export -o net-0000.params
     """
-    _convert(
-        "export" if export else "prefixed",
-        src,
-        dest,
-        model_spec,
-        model_args,
-        input_shapes,
-        excludes,
-        mapping_file,
-        save_mapping,
-        dry_run,
-        force,
-        prefix,
-        None,
-        False,
-    )
+    kind = "export" if export else "prefixed"
+    _convert(kind, prefix=prefix, file_prefix=None, deduplicate=False, **opts)
 
 
 def _on_signal(signum: int, frame: object) -> None:

@@ -278,17 +278,31 @@ def rewrite_npz(
     selection: Sequence[tuple[int, str]],
     *,
     in_place: bool,
+    verify: bool = True,
+    backup: str | None = None,
 ) -> None:
     """Write a new archive with the selected arrays' members under new names; member bytes are
-    copied unchanged (stored, uncompressed, as MXNet writes them)."""
+    copied unchanged (stored, uncompressed, as MXNet writes them). ``verify`` re-lists the
+    result (names, shapes, dtypes) before it replaces ``dest``; ``backup`` keeps the old
+    ``dest``."""
     with (
         zipfile.ZipFile(src) as zin,
-        atomic_output(dest, mode_from=dest if in_place else None) as (f, _tmp),
-        zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zout,
+        atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (f, tmp),
     ):
-        for index, new in selection:
-            e = entries[index]
-            for member in e.members:
-                suffix = member[len(e.name) :] if e.stype != "default" else ".npy"
-                with zin.open(member) as r, zout.open(new + suffix, "w", force_zip64=True) as w:
-                    shutil.copyfileobj(r, w, 1 << 20)
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zout:
+            for index, new in selection:
+                e = entries[index]
+                for member in e.members:
+                    suffix = member[len(e.name) :] if e.stype != "default" else ".npy"
+                    with (
+                        zin.open(member) as r,
+                        zout.open(new + suffix, "w", force_zip64=True) as w,
+                    ):
+                        shutil.copyfileobj(r, w, 1 << 20)
+        if verify:
+            got = [(e.name, e.shape, e.dtype, e.stype) for e in list_npz(tmp)]
+            want = [
+                (new, entries[i].shape, entries[i].dtype, entries[i].stype) for i, new in selection
+            ]
+            if got != want:
+                raise FormatError(dest, "verification of the written archive failed")

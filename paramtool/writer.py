@@ -8,7 +8,9 @@ removed, so the destination and the source are exactly as they were.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,7 +72,9 @@ def resolve_destination(src: str, dest: str, *, force: bool = False, in_place: b
 
 
 @contextlib.contextmanager
-def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[BinaryIO, str]]:
+def atomic_output(
+    dest: str, *, mode_from: str | None = None, backup: str | None = None
+) -> Iterator[tuple[BinaryIO, str]]:
     """Yield ``(file, temp_path)`` for a temporary file that replaces ``dest`` on success.
 
     The file is unbuffered (raw writes; use :func:`write_all`).
@@ -80,13 +84,18 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
     fsynced. On any exception (including KeyboardInterrupt) it is removed and ``dest`` is left
     as it was. ``mode_from`` copies that file's permission bits and, where allowed, its owner
     (for in-place rewrites; hard links to the old file keep the old content); new files get
-    ``0o666`` minus the umask, like ``open()``.
+    ``0o666`` minus the umask, like ``open()``. ``backup``: if ``dest`` exists, it is kept
+    under this path (a hard link to the old file, made just before the rename; a copy where
+    the filesystem has no hard links).
 
     Raises
     ------
     WriteRefusedError
-        The temporary file cannot be created or written (no permission, disk full, ...).
+        The temporary file cannot be created or written (no permission, disk full, ...), or
+        ``backup`` already exists.
     """
+    if backup is not None and os.path.lexists(backup):
+        raise WriteRefusedError(f"{backup}: the backup file already exists")
     directory = os.path.dirname(os.path.abspath(dest))
     try:
         fd, tmp = tempfile.mkstemp(
@@ -110,6 +119,11 @@ def atomic_output(dest: str, *, mode_from: str | None = None) -> Iterator[tuple[
             yield f, tmp
             f.flush()
             os.fsync(f.fileno())
+        if backup is not None and os.path.exists(dest):
+            try:
+                os.link(dest, backup)
+            except OSError:
+                shutil.copy2(dest, backup)
         os.replace(tmp, dest)
     except OSError as e:
         _unlink_quietly(tmp)
@@ -172,13 +186,19 @@ def write_all(dst: BinaryIO, data: bytes) -> None:
 
 
 def write_renamed(
-    src: ParamsFile, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool = False
+    src: ParamsFile,
+    dest: str,
+    selection: Sequence[tuple[int, str]],
+    *,
+    in_place: bool = False,
+    verify: bool = True,
+    backup: str | None = None,
 ) -> None:
     """Write ``dest`` with the records of ``src`` chosen by ``selection`` under new names.
 
-    The record bytes (headers and element data, of any version V0–V3) are copied from ``src``
-    byte for byte, contiguous records in one copy; only the list header and the name table are
-    new. Nothing is decoded.
+    The record bytes (headers and element data, of any version V0–V3, dense or sparse) are
+    copied from ``src`` byte for byte, contiguous records in one copy; only the list header and
+    the name table are new. Nothing is decoded.
 
     Parameters
     ----------
@@ -187,14 +207,20 @@ def write_renamed(
     dest:
         Destination path; written atomically (:func:`atomic_output`).
     selection:
-        ``(record index, new name)`` in the order to write them.
+        ``(record index, new name)`` in the order to write them; an index may repeat (a
+        shared parameter saved under several names).
     in_place:
-        Keep the permission bits of ``dest`` (which is the source).
+        Keep the permission bits (and owner) of ``dest`` (which is the source).
+    verify:
+        Before the rename, re-read the temporary file and check that its names are the planned
+        ones and every record's bytes equal the source record's (BLAKE2b over each record).
+    backup:
+        Keep the old ``dest``, if any, under this path.
 
     Raises
     ------
     WriteRefusedError
-        The write failed; ``dest`` is unchanged.
+        The write or its verification failed; ``dest`` is unchanged.
     """
     records = src.records
     ranges: list[tuple[int, int]] = []
@@ -205,11 +231,52 @@ def write_renamed(
         else:
             ranges.append((rec.offset, rec.end - rec.offset))
     names = [name.encode("utf-8", "surrogateescape") for _, name in selection]
-    with atomic_output(dest, mode_from=dest if in_place else None) as (f, _tmp):
+    with atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (f, tmp):
         write_all(f, encode_list_header(len(selection)))
         for offset, length in ranges:
             copy_range(src.fileno(), f, offset, length)
         write_all(f, encode_names(names))
+        if verify:
+            verify_copy(src, tmp, selection, dest)
+
+
+def _digest(fd: int, offset: int, length: int) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    done = 0
+    while done < length:
+        chunk = os.pread(fd, min(COPY_CHUNK, length - done), offset + done)
+        if not chunk:
+            break
+        h.update(chunk)
+        done += len(chunk)
+    return h.digest()
+
+
+def verify_copy(
+    src: ParamsFile, written: str, selection: Sequence[tuple[int, str]], dest: str
+) -> None:
+    """Check a rewritten file against its source: the planned names in order, and for every
+    record the same bytes (header and data) as the source record it was copied from.
+
+    Raises
+    ------
+    WriteRefusedError
+        Anything differs (the message says what; the caller removes the temporary file).
+    """
+    with ParamsFile(written) as out:
+        got = [r.name for r in out.records]
+        want = [name for _, name in selection]
+        if got != want:
+            raise WriteRefusedError(f"{dest}: verification failed: the names read back differ")
+        for rec, (index, name) in zip(out.records, selection, strict=True):
+            s = src.records[index]
+            if rec.end - rec.offset != s.end - s.offset or _digest(
+                out.fileno(), rec.offset, rec.end - rec.offset
+            ) != _digest(src.fileno(), s.offset, s.end - s.offset):
+                raise WriteRefusedError(
+                    f"{dest}: verification failed: record {rec.index} ({name}) differs from "
+                    f"source record {index}; nothing was written"
+                )
 
 
 def dtype_flag(dtype: np.dtype) -> int:  # type: ignore[type-arg]

@@ -110,9 +110,18 @@ class Backend(Protocol):
         ...
 
     def rewrite(
-        self, src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool
+        self,
+        src: str,
+        dest: str,
+        selection: Sequence[tuple[int, str]],
+        *,
+        in_place: bool,
+        verify: bool = True,
+        backup: str | None = None,
     ) -> None:
-        """Write ``dest`` with entries ``(index into list_file(src).entries, new name)``."""
+        """Write ``dest`` with entries ``(index into list_file(src).entries, new name)``,
+        atomically; ``verify`` re-reads the result before it replaces ``dest``; ``backup``
+        keeps the old ``dest`` under that path."""
         ...
 
 

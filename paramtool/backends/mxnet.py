@@ -139,18 +139,41 @@ def list_file(path: str) -> Listing:
     )
 
 
-def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool) -> None:
+def rewrite(
+    src: str,
+    dest: str,
+    selection: Sequence[tuple[int, str]],
+    *,
+    in_place: bool,
+    verify: bool = True,
+    backup: str | None = None,
+) -> None:
     """Load ``src`` with ``mx.nd.load`` and save the selection with ``mx.nd.save``, atomically.
 
-    The file is saved in the shape mode it loaded in (V3 stays V3). Raises BackendError.
+    The file is saved in the shape mode it loaded in (V3 stays V3). ``verify`` re-reads the
+    result with ``mx.nd.load`` and checks the names and every array's bytes. Raises BackendError.
     """
     mx = import_mxnet()
     _names, arrays, np_shape = load(src)
     out = {new: arrays[i] for i, new in selection}
     mode = mx.util.np_shape(True) if np_shape else contextlib.nullcontext()
-    with atomic_output(dest, mode_from=dest if in_place else None) as (_f, tmp):
+    with atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (_f, tmp):
         try:
             with mode:
                 mx.nd.save(tmp, out)
         except mx.base.MXNetError as e:
             raise BackendError(f"{dest}: mx.nd.save failed: {_first_line(e)}") from None
+        if verify:
+            back_names, back, _ = load(tmp)
+            same = back_names == list(out) and all(
+                _same_array(a, b) for a, b in zip(back, out.values(), strict=True)
+            )
+            if not same:
+                raise BackendError(f"{dest}: verification of the written file failed")
+
+
+def _same_array(a: Any, b: Any) -> bool:
+    x, y = to_numpy(a), to_numpy(b)
+    if hasattr(x, "todense"):
+        x, y = x.todense(), y.todense()
+    return bool(x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes())

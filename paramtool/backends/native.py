@@ -51,11 +51,27 @@ def list_file(path: str) -> Listing:
         return Listing(path, entries, layout.named, layout.size, layout.trailing_bytes, "native")
 
 
-def rewrite(src: str, dest: str, selection: Sequence[tuple[int, str]], *, in_place: bool) -> None:
+def rewrite(
+    src: str,
+    dest: str,
+    selection: Sequence[tuple[int, str]],
+    *,
+    in_place: bool,
+    verify: bool = True,
+    backup: str | None = None,
+) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
     if npz.sniff(src) == "npz":
-        npz.rewrite_npz(src, dest, npz.list_npz(src), selection, in_place=in_place)
+        npz.rewrite_npz(
+            src,
+            dest,
+            npz.list_npz(src),
+            selection,
+            in_place=in_place,
+            verify=verify,
+            backup=backup,
+        )
         return
     with open_params(src) as pf:
-        write_renamed(pf, dest, selection, in_place=in_place)
+        write_renamed(pf, dest, selection, in_place=in_place, verify=verify, backup=backup)
