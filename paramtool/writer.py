@@ -8,7 +8,6 @@ removed, so the destination and the source are exactly as they were.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -213,7 +212,7 @@ def write_renamed(
         Keep the permission bits (and owner) of ``dest`` (which is the source).
     verify:
         Before the rename, re-read the temporary file and check that its names are the planned
-        ones and every record's bytes equal the source record's (BLAKE2b over each record).
+        ones and every record's bytes equal the source record's (compared chunk by chunk).
     backup:
         Keep the old ``dest``, if any, under this path.
 
@@ -240,16 +239,17 @@ def write_renamed(
             verify_copy(src, tmp, selection, dest)
 
 
-def _digest(fd: int, offset: int, length: int) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
+def same_bytes(fd_a: int, offset_a: int, fd_b: int, offset_b: int, length: int) -> bool:
+    """Whether ``length`` bytes at ``offset_a`` of ``fd_a`` equal those at ``offset_b`` of
+    ``fd_b``, compared in :data:`COPY_CHUNK` pieces (memory bounded by two chunks)."""
     done = 0
     while done < length:
-        chunk = os.pread(fd, min(COPY_CHUNK, length - done), offset + done)
-        if not chunk:
-            break
-        h.update(chunk)
-        done += len(chunk)
-    return h.digest()
+        n = min(COPY_CHUNK, length - done)
+        a = os.pread(fd_a, n, offset_a + done)
+        if len(a) != n or a != os.pread(fd_b, n, offset_b + done):
+            return False
+        done += n
+    return True
 
 
 def verify_copy(
@@ -270,9 +270,10 @@ def verify_copy(
             raise WriteRefusedError(f"{dest}: verification failed: the names read back differ")
         for rec, (index, name) in zip(out.records, selection, strict=True):
             s = src.records[index]
-            if rec.end - rec.offset != s.end - s.offset or _digest(
-                out.fileno(), rec.offset, rec.end - rec.offset
-            ) != _digest(src.fileno(), s.offset, s.end - s.offset):
+            length = rec.end - rec.offset
+            if length != s.end - s.offset or not same_bytes(
+                out.fileno(), rec.offset, src.fileno(), s.offset, length
+            ):
                 raise WriteRefusedError(
                     f"{dest}: verification failed: record {rec.index} ({name}) differs from "
                     f"source record {index}; nothing was written"
