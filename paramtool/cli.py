@@ -732,7 +732,8 @@ def conversion_options(f: F) -> F:
         "--save-mapping",
         metavar="FILE",
         type=click.Path(),
-        help="Also write the file key -> new key mapping as JSON (for --mapping).",
+        help="Also write the file key -> new key mapping as JSON (for --mapping); not with "
+        "--dry-run.",
     )(f)
     f = click.option(
         "--mapping",
@@ -792,6 +793,9 @@ def _convert(
             raise
         _warn(f"{dest}: exists; the real run needs --force")
         target = dest
+    mapping_target = None
+    if save_mapping and not dry_run:  # refused before anything is written
+        mapping_target = resolve_destination(src, save_mapping, force=force)
     listing = native.list_file(src)
     if mapping_file is not None:
         with open(mapping_file, encoding="utf-8") as fh:
@@ -825,8 +829,7 @@ def _convert(
             backup=None if backup is None else target + backup,
         )
         click.echo(f"{inert(dest)}: wrote {len(plan.selection)} keys ({kind})", err=True)
-    if save_mapping:
-        mapping_target = resolve_destination(src, save_mapping, force=force)
+    if mapping_target is not None:
         text = mapping_json(listing, plan, spec, cast(Any, kind))
         with atomic_output(mapping_target) as (fh, _tmp):
             write_all(fh, text.encode("utf-8") + b"\n")

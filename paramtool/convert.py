@@ -15,6 +15,7 @@ Which keys a loader expects (spec §9.2–§9.4; ``python/mxnet/gluon/block.py``
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from paramtool.errors import RenameError
 from paramtool.mapping import Match, excluded, match_model, param_label, shapes_compatible
 from paramtool.model import ModelInfo, ModelParam
 from paramtool.names import detect_scheme, split_tag
-from paramtool.render import shell_join, shell_quote
+from paramtool.render import plural, shell_join, shell_quote
 
 Target = Literal["structural", "prefixed", "export"]
 
@@ -235,6 +236,11 @@ def _block_glob(names: Sequence[str]) -> str | None:
     return None
 
 
+def _glob_escape(name: str) -> str:
+    """A glob that matches exactly ``name`` (``*``, ``?`` and ``[`` bracketed)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def _diagnose(
     r: ModelReport, prefix: str | None, model_args: Sequence[str], input_shapes: Sequence[str]
 ) -> list[Finding]:
@@ -257,13 +263,13 @@ def _diagnose(
         out.append(Finding("unnamed", "the file is an unnamed list: it has no names to match"))
         return out
 
-    # -- the class-count / replaced-output-layer pattern --------------------------------
+    # -- blocks to leave out: a changed shape (class count) or a replaced block --------------
     excludes: list[str] = []
     load_flags: list[str] = []
+    matched_names = [entries[i].name or "" for i in m.pairs]
     if r.shape:
         names = [entries[i].name or "" for i, _ in r.shape]
         glob = _block_glob(names)
-        rest = len(m.pairs) - len(r.shape)
         what = ", ".join(
             f"{entries[i].name} {shape_text(entries[i].shape)} in the file vs "
             f"{model_shape_text(ps[pi].shape)} in the model"
@@ -271,13 +277,20 @@ def _diagnose(
         )
         if glob is not None:
             excludes.append(glob)
-            load_flags.append("allow_missing=True")
+            left_out = sum(1 for n in matched_names if fnmatch.fnmatchcase(n, glob))
+            rest = len(m.pairs) - left_out
+            positions = {pi for _, pi in r.shape}
+            if len(ps) - 1 in positions:
+                kind = "the output layer changed shape (a different class count?)"
+            elif 0 in positions:
+                kind = "the input layer changed shape (a different input size?)"
+            else:
+                kind = "one block changed shape"
             out.append(
                 Finding(
                     "shape-changed-block",
-                    f"one block changed shape (a different class count?): {what}; "
-                    f"the other {rest} matched parameters agree. Leave it out, load with "
-                    "allow_missing=True, then initialize that block",
+                    f"{kind}: {what}; the other {rest} matched parameters agree. Leave "
+                    f"{glob} out, load with allow_missing=True, then initialize that block",
                 )
             )
         else:
@@ -289,7 +302,6 @@ def _diagnose(
         un_rel = sorted({n.rsplit("_", 1)[-1].rsplit(".", 1)[-1] for n in un})
         if glob is not None and missing_rel == un_rel:
             excludes.append(glob)
-            load_flags.append("allow_missing=True")
             out.append(
                 Finding(
                     "replaced-block",
@@ -301,56 +313,77 @@ def _diagnose(
                     "model's code as --model file.py:callable",
                 )
             )
+    # every other key the model has no place for must be left out too, or the fix fails
+    extra = [
+        entries[i].name or ""
+        for i in r.unexpected
+        if not any(fnmatch.fnmatchcase(entries[i].name or "", g) for g in excludes)
+    ]
+    if extra:
+        glob = _block_glob(extra)
+        if glob is not None and not any(fnmatch.fnmatchcase(n, glob) for n in matched_names):
+            excludes.append(glob)
+        else:
+            excludes += [_glob_escape(n) for n in extra]
+    if r.missing or any(f.code == "shape-changed-block" for f in out):
+        load_flags.append("allow_missing=True")
+    if r.dtype:
+        load_flags.append("cast_dtype=True")
+    load_hint = f"{loader}(...{', ' + ', '.join(load_flags) if load_flags else ''})"
 
     # -- naming ------------------------------------------------------------------------
     drift = {f: p for f, p in m.prefix_map.items() if p != f and f}
     if m.namespace is not None:
+        ns_excludes = [g for g in excludes if not g.startswith(m.namespace)]
+        ns_command = (
+            shell_join(
+                [
+                    "paramtool",
+                    "rename-prefix",
+                    r.listing.path,
+                    m.namespace,
+                    "",
+                    "--drop-unmatched",
+                    *[w for g in ns_excludes for w in ("--exclude", g)],
+                    "-o",
+                    _out(r.listing.path, "sub"),
+                ]
+            )
+            if r.target == "structural"
+            else convert(tuple(excludes))
+        )
         out.append(
             Finding(
                 "namespace",
                 f"the file's keys carry an extra leading {m.namespace!r}: a whole-model file "
                 "loaded into a sub-block",
-                shell_join(
-                    [
-                        "paramtool",
-                        "rename-prefix",
-                        r.listing.path,
-                        m.namespace,
-                        "",
-                        "--drop-unmatched",
-                        "-o",
-                        _out(r.listing.path, "sub"),
-                    ]
-                )
-                if r.target == "structural"
-                else convert(),
-                f"{loader}(...)",
+                ns_command,
+                load_hint,
             )
         )
-    elif r.wrong_keys or (excludes and not r.names_ok):
+    elif r.wrong_keys:
         reasons = []
         if scheme.kind == "export" or any(
             split_tag(entries[i].name or "")[0] for i, _ in r.wrong_keys
         ):
             reasons.append("the file has arg:/aux: export keys")
-        elif m.by.startswith("prefixed") or "prefixed" in m.by:
+        elif "prefixed" in m.by:
             reasons.append("the file has prefixed keys")
         elif "structural" in m.by and r.target != "structural":
             reasons.append("the file has structural keys")
+        if extra:
+            reasons.append(
+                f"{plural(len(extra), 'key')} of the file ({', '.join(extra[:3])}"
+                f"{', ...' if len(extra) > 3 else ''}) belong to no parameter of the model"
+            )
         if drift:
-            fams = sorted(set(drift.values()))
-            if len(set(m.prefix_map.values())) > 1:
-                reasons.append(
-                    "it carries "
-                    + str(len(set(m.prefix_map.values())))
-                    + " different prefixes ("
-                    + ", ".join(f"{p} where the model has {f}" for f, p in drift.items())
-                    + ")"
-                )
+            prefixes = set(m.prefix_map.values())
+            if len(prefixes) > 1:
+                pairs = ", ".join(f"{p} where the model has {f}" for f, p in drift.items())
+                reasons.append(f"it carries {len(prefixes)} different prefixes ({pairs})")
             else:
-                reasons.append(
-                    f"prefix drift: {fams[0]} in the file, {next(iter(drift))} in the model"
-                )
+                f0, p0 = next(iter(drift.items()))
+                reasons.append(f"prefix drift: {p0} in the file, {f0} in the model")
         want = {
             "structural": "structural keys",
             "prefixed": "prefixed keys",
@@ -378,30 +411,18 @@ def _diagnose(
                 ]
                 + (["--keep-unmatched"] if keep else [])
             )
-        out.append(
-            Finding(
-                "keys",
-                f"{text}; {loader} expects {want}",
-                command,
-                f"{loader}(...{', ' + ', '.join(load_flags) if load_flags else ''})",
-            )
-        )
+        out.append(Finding("keys", f"{text}; {loader} expects {want}", command, load_hint))
     elif excludes:
         # the names are right: the block finding above carries the fix itself
         for k, finding in enumerate(out):
             if finding.code in ("shape-changed-block", "replaced-block"):
-                out[k] = Finding(
-                    finding.code,
-                    finding.message,
-                    convert(tuple(excludes)),
-                    f"{loader}(..., {', '.join(load_flags)})",
-                )
+                out[k] = Finding(finding.code, finding.message, convert(tuple(excludes)), load_hint)
                 break
 
     # -- dtype ---------------------------------------------------------------------------
     if r.dtype:
-        pairs = Counter((entries[i].dtype, ps[pi].dtype) for i, pi in r.dtype)
-        (fd, md), _ = pairs.most_common(1)[0]
+        dtype_pairs = Counter((entries[i].dtype, ps[pi].dtype) for i, pi in r.dtype)
+        (fd, md), _ = dtype_pairs.most_common(1)[0]
         only = not (r.shape or r.missing or r.unexpected or r.wrong_keys)
         out.append(
             Finding(
@@ -422,7 +443,9 @@ def _diagnose(
                 f"{loader}(..., allow_missing=True) leaves them uninitialised",
             )
         )
-    if r.unexpected and not any(f.code in ("replaced-block", "namespace") for f in out):
+    if r.unexpected and not any(
+        f.code in ("replaced-block", "namespace", "unexpected", "keys") for f in out
+    ):
         out.append(
             Finding(
                 "unexpected",
@@ -517,7 +540,8 @@ def plan_conversion(
             )
     problems += bad_shape
     if not m.pairs:
-        raise RenameError(f"no key of {listing.path} matches a parameter of {model.spec}")
+        given = f" with the root prefix {file_prefix!r} given by --prefix" if file_prefix else ""
+        raise RenameError(f"no key of {listing.path} matches a parameter of {model.spec}{given}")
     if problems:
         shown = "; ".join(problems[:5]) + (
             f"; … ({len(problems)} in all)" if len(problems) > 5 else ""

@@ -149,7 +149,7 @@ def _match_structural(
                 continue
             key = key[len(namespace) :]
         pi = alias.get(key)
-        if pi is not None and pi not in taken:
+        if pi is not None:  # several aliases of a shared parameter all match it
             m.pairs[i] = pi
             taken.add(pi)
     m.namespace = namespace

@@ -387,7 +387,7 @@ def _on_sys_path(directory: str) -> Iterator[None]:
 def _load_gluon(
     spec: str, builder: _Builder, input_shapes: list[tuple[int, ...]] | None
 ) -> ModelInfo:
-    mx = mxnet_backend.import_mxnet()
+    mx = mxnet_backend.import_mxnet(f"building the model {spec}")
     with mx.name.NameManager():
         net = builder(mx)
         if not isinstance(net, mx.gluon.Block):

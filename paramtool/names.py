@@ -130,6 +130,14 @@ def detect_scheme(names: Sequence[str | None]) -> Scheme:
         bare.append(rest)
     tagged = counts["arg"] + counts["aux"]
     n = len(names)
+    # MXNet's load_parameters takes a file as structural when any key has a dot; a top-level
+    # parameter of the root block (``scale``) has no dot and no block prefix.
+    if (
+        0 < counts["structural"] < n
+        and not tagged
+        and all("_" not in b for b in bare if "." not in b)
+    ):
+        return Scheme("structural", None, counts)
     if 0 < tagged < n or 0 < counts["structural"] < n:
         return Scheme("mixed", root_prefix(bare) if not counts["structural"] else None, counts)
     if tagged == n:

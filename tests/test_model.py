@@ -422,7 +422,7 @@ def test_non_gluon_specs_import_neither_numpy_nor_mxnet(tmp_path: Path) -> None:
 
 
 def test_gluon_spec_without_mxnet(monkeypatch: pytest.MonkeyPatch) -> None:
-    def unavailable() -> Any:
+    def unavailable(purpose: str = "") -> Any:
         raise BackendUnavailableError("the mxnet backend is unavailable: test")
 
     monkeypatch.setattr(mxnet_backend, "import_mxnet", unavailable)

@@ -21,8 +21,8 @@ from paramtool.writer import atomic_output
 _mx: Any = None
 
 
-def import_mxnet() -> Any:
-    """Import and return the ``mxnet`` module.
+def import_mxnet(purpose: str = "the mxnet backend") -> Any:
+    """Import and return the ``mxnet`` module; ``purpose`` says in the error what needed it.
 
     Raises
     ------
@@ -35,10 +35,14 @@ def import_mxnet() -> Any:
         try:
             import mxnet
         except Exception as e:
+            hint = (
+                "or use --backend native"
+                if purpose == "the mxnet backend"
+                else "or give the model as a -symbol.json file, a .params file or a names file"
+            )
             raise BackendUnavailableError(
-                f"the mxnet backend is unavailable: `import mxnet` failed "
-                f"({type(e).__name__}: {e}); it needs mxnet==1.9.1 with numpy<1.24 on "
-                f"Python < 3.12, or use --backend native"
+                f"{purpose} needs MXNet, but `import mxnet` failed ({type(e).__name__}: {e}); "
+                f"install mxnet==1.9.1 with numpy<1.24 (Python < 3.12), {hint}"
             ) from None
         _mx = mxnet
     return _mx
