@@ -201,7 +201,11 @@ class ParamsFile:
         if rec.dtype is None:
             return np.zeros((0,), dtype=np.float32)
         dtype = _numpy_dtype(rec.dtype)
-        if mmap and rec.storage_shape is None and rec.nbytes:
+        if mmap and rec.storage_shape is None:
+            if not rec.nbytes:  # nothing to map: an empty read-only array
+                empty = np.zeros(rec.shape, dtype=dtype)
+                empty.flags.writeable = False
+                return empty
             return np.memmap(
                 self.path, dtype=dtype, mode="r", offset=rec.data_offset, shape=rec.shape
             )

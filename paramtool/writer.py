@@ -325,7 +325,14 @@ def encode_array(array: Any, *, version: int = 2) -> bytes:
         stype = 1 if array.stype == "row_sparse" else 2
         if stype == 2 and array.indptr is None:
             raise ValueError("a csr array needs indptr")
-        aux = [array.indices] if array.indptr is None else [array.indptr, array.indices]
+        # MXNet's sparse constructors always use int64 indices; other types load but then
+        # fail with "Unknown type enum" (spec §7.1, §12 item 19)
+        import numpy as np
+
+        aux = [
+            np.asarray(a, dtype="<i8")
+            for a in ([array.indices] if array.indptr is None else [array.indptr, array.indices])
+        ]
         header = encode_sparse_header(
             stype,
             tuple(array.data.shape),

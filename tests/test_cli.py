@@ -541,7 +541,7 @@ def test_duplicate_names_are_reported(tmp_path: Path) -> None:
     p = tmp_path / "dup.params"
     p.write_bytes(params_file([record_v23(np.zeros(1, np.float32))] * 2, ["a", "a"]))
     err = run("ls", p).stderr
-    assert "1 name appear more than once (a); MXNet keeps the last" in err
+    assert "1 name appears more than once (a); MXNet keeps the last" in err
 
 
 def _cli_process(*args: str, stdout: int | None = None) -> subprocess.CompletedProcess[str]:
