@@ -93,9 +93,18 @@ def _warn_duplicates(listing: Listing) -> None:
     dups = [n for n, c in counts.items() if c > 1]
     if dups:
         _warn(
-            f"{listing.path}: {plural(len(dups), 'name')} appear more than once "
+            f"{listing.path}: {plural(len(dups), 'name')} "
+            f"{'appears' if len(dups) == 1 else 'appear'} more than once "
             f"({', '.join(dups[:3])}); MXNet keeps the last record of each"
         )
+
+
+def _undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 #: dtypes that exist only in MXNet 2.x (flags 8-11, spec §5)
@@ -113,6 +122,9 @@ def mxnet_compat_notes(listing: Listing) -> list[str]:
     new_dtypes = sorted({e.dtype for e in listing.entries if e.dtype in MXNET2_ONLY_DTYPES})
     if new_dtypes:
         notes.append(f"dtypes {', '.join(new_dtypes)} exist only in MXNet 2.x")
+    if any(e.name is not None and not e.name.isprintable() and _undecodable(e.name)
+           for e in listing.entries):
+        notes.append("some names are not valid UTF-8, which mx.nd.load cannot decode")
     nones = [e for e in listing.entries if e.dtype == "none"]
     if any(e.version == 2 for e in nones):
         notes.append("it holds uninitialised ('none') arrays, which mx.nd.load refuses")
