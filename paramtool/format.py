@@ -180,10 +180,7 @@ class Record:
         """Number of stored values: ``prod(storage_shape)`` for sparse, :attr:`size` for dense."""
         if self.storage_shape is None:
             return self.size
-        n = 1
-        for d in self.storage_shape:
-            n *= d
-        return n
+        return _prod(self.storage_shape)
 
     @property
     def values_nbytes(self) -> int:
@@ -197,10 +194,7 @@ class Record:
         """Number of elements (``prod(shape)``; 0 for a "none" record)."""
         if self.dtype is None:
             return 0
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return _prod(self.shape)
 
     @property
     def is_none(self) -> bool:
@@ -491,10 +485,7 @@ def _read_record(c: _Cursor, index: int) -> Record:
     dtype = DTYPES.get(flag)
     if dtype is None:
         raise c.fail(f"unknown dtype flag {flag}", "type_flag", c.pos - 4)
-    count = 1
-    for d in shape:
-        count *= d
-    nbytes = count * dtype.itemsize
+    nbytes = _prod(shape) * dtype.itemsize
     data_offset = c.pos
     if nbytes > c.left:
         raise c.fail(
