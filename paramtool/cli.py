@@ -19,9 +19,19 @@ import click
 
 from paramtool import __version__
 from paramtool.backends import BACKENDS, BackendName, Entry, Listing, get_backend
+from paramtool.completion import complete_names, complete_prefixes
 from paramtool.errors import ExitCode, ParamtoolError, RenameError, WriteRefusedError
 from paramtool.names import TAGS, detect_scheme, plan_prefix_rename
-from paramtool.render import display_name, human_bytes, inert, json_name, plural, print_table
+from paramtool.render import (
+    color_enabled,
+    display_name,
+    human_bytes,
+    inert,
+    json_name,
+    plural,
+    print_table,
+    set_color,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,8 +132,10 @@ def mxnet_compat_notes(listing: Listing) -> list[str]:
     new_dtypes = sorted({e.dtype for e in listing.entries if e.dtype in MXNET2_ONLY_DTYPES})
     if new_dtypes:
         notes.append(f"dtypes {', '.join(new_dtypes)} exist only in MXNet 2.x")
-    if any(e.name is not None and not e.name.isprintable() and _undecodable(e.name)
-           for e in listing.entries):
+    if any(
+        e.name is not None and not e.name.isprintable() and _undecodable(e.name)
+        for e in listing.entries
+    ):
         notes.append("some names are not valid UTF-8, which mx.nd.load cannot decode")
     nones = [e for e in listing.entries if e.dtype == "none"]
     if any(e.version == 2 for e in nones):
@@ -139,13 +151,32 @@ def _warn(message: str) -> None:
 
 @click.group(cls=ParamtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="paramtool")
-def cli() -> None:
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour or other text styling (also when NO_COLOR is set). Without a terminal "
+    "the output is plain anyway.",
+)
+@click.pass_context
+def cli(ctx: click.Context, no_color: bool) -> None:
     """Inspect, compare and rename Apache MXNet .params checkpoint files.
 
+    Data goes to stdout, messages and errors to stderr. Every command takes
+    -h/--help; commands that print records take --format table|json|csv.
+
     \b
-    Exit codes: 0 ok, 1 differences found, 2 usage error,
-                3 unreadable input or refused write.
+    Exit codes: 0 ok, 1 differences found (diff) or NaN/Inf found (check),
+                2 usage error, 3 unreadable input or refused write.
+
+    \b
+    Examples:
+      paramtool ls model-0000.params --tree --collapse
+      paramtool --no-color diff model0.params model1.params
+      paramtool show net.params features.0.weight
     """
+    set_color(not no_color)
+    if not color_enabled():
+        ctx.color = False
 
 
 # ------------------------------------------------------------------------------------------
@@ -207,21 +238,59 @@ def _entry_json(e: Entry, index: int) -> dict[str, Any]:
     "filters",
     multiple=True,
     metavar="GLOB",
+    shell_complete=complete_names,
     help="Only names matching this shell glob (repeatable; a name matching any is shown).",
 )
+@click.option(
+    "--tree",
+    is_flag=True,
+    help="Group names by module (dotted names on '.', prefixed names on their block "
+    "prefixes), with parameter count and bytes per subtree.",
+)
+@click.option(
+    "--collapse",
+    is_flag=True,
+    help="With --tree: fold sibling blocks of the same structure into one, e.g. 'batchnorm#_ ×12'.",
+)
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Read the arrays and add min, max, mean, std (of the finite values), zeros, NaN "
+    "and Inf counts.",
+)
 @backend_option
-def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendName) -> None:
+def ls_command(
+    file: str,
+    fmt: str,
+    filters: tuple[str, ...],
+    tree: bool,
+    collapse: bool,
+    stats: bool,
+    backend: BackendName,
+) -> None:
     """List a file's parameters: name, shape, dtype, elements and bytes.
 
     Reads only the record headers and the name table, never the array data
-    (with the default native backend).
+    (with the default native backend); --stats reads the arrays, in chunks.
 
     \b
     Examples:
       paramtool ls model-0000.params
       paramtool ls net.params --filter '*weight' --format json
       paramtool ls net.params --format names | grep batchnorm
+      paramtool ls net.params --tree --collapse
+      paramtool ls net.params --stats --filter 'features.0.*'
     """
+    if tree and stats:
+        raise click.UsageError("--tree and --stats exclude each other")
+    if collapse and not tree:
+        raise click.UsageError("--collapse needs --tree")
+    if tree and fmt not in ("table", "json"):
+        raise click.UsageError("--tree prints --format table or json")
+    if stats and fmt == "names":
+        raise click.UsageError("--stats prints --format table, json or csv")
+    if stats and backend != "native":
+        raise click.UsageError("--stats reads the arrays with the native backend only")
     listing = get_backend(backend).list_file(file)
     indexed = list(enumerate(listing.entries))
     if filters:
@@ -239,36 +308,79 @@ def ls_command(file: str, fmt: str, filters: tuple[str, ...], backend: BackendNa
     summary = _ls_summary(listing, shown)
     if listing.trailing_bytes:
         _warn(f"{file}: {listing.trailing_bytes} bytes after the name table (MXNet ignores them)")
+    if tree:
+        _ls_tree(listing, indexed, summary, fmt, collapse)
+        return
+    array_stats: dict[int, Any] = {}
+    if stats:
+        from paramtool.stats import file_stats
+
+        array_stats = file_stats(file, [i for i, _ in indexed])
     if fmt == "json":
         summary["parameters"] = [_entry_json(e, i) for i, e in indexed]
+        if stats:
+            for p in summary["parameters"]:
+                p["stats"] = array_stats[p["index"]].to_json()
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     elif fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
-        out.writerow(
-            ["name", "shape", "dtype", "elements", "nbytes", "stype", "stored", "version", "offset"]
-        )
-        for _, e in indexed:
-            out.writerow(
-                [
-                    json_name(e.name) or "",
-                    "x".join(map(str, e.shape)),
-                    e.dtype,
-                    e.size,
-                    e.nbytes,
-                    e.stype,
-                    "" if e.stored is None else e.stored,
-                    "" if e.version is None else e.version,
-                    "" if e.offset is None else e.offset,
+        header = [
+            "name", "shape", "dtype", "elements", "nbytes", "stype", "stored", "version", "offset"
+        ]  # fmt: skip
+        if stats:
+            header += ["min", "max", "mean", "std", "zeros", "zero_share", "nan", "inf"]
+        out.writerow(header)
+        for i, e in indexed:
+            row: list[object] = [
+                json_name(e.name) or "",
+                "x".join(map(str, e.shape)),
+                e.dtype,
+                e.size,
+                e.nbytes,
+                e.stype,
+                "" if e.stored is None else e.stored,
+                "" if e.version is None else e.version,
+                "" if e.offset is None else e.offset,
+            ]
+            if stats:
+                st = array_stats[i]
+                row += [
+                    *("" if v is None else repr(v) for v in (st.min, st.max, st.mean, st.std)),
+                    st.zeros,
+                    "" if st.zero_share is None else repr(st.zero_share),
+                    st.nan,
+                    st.inf,
                 ]
-            )
+            out.writerow(row)
     elif fmt == "names":
         if not listing.named and listing.entries:
             _warn(f"{file}: an unnamed list has no names")
         for _, e in indexed:
             if e.name is not None:
                 click.echo(display_name(e.name, 0))
+    elif stats:
+        _print_stats_table(listing, indexed, summary, array_stats)
     else:
         _print_ls_table(listing, indexed, summary)
+
+
+def _ls_footer(listing: Listing, summary: dict[str, Any]) -> str:
+    count = summary["count"]
+    shown = summary["shown"]
+    parts = [
+        f"{shown} of {plural(count, 'parameter')}"
+        if shown != count
+        else plural(count, "parameter"),
+        plural(summary["total_elements"], "element"),
+        f"{human_bytes(summary['total_bytes'])} ({summary['total_bytes']:,} bytes)",
+        f"scheme: {summary['scheme']['description']}",
+    ]
+    versions = _versions(listing.entries)
+    if versions:
+        parts.append(f"records {versions}")
+    if listing.container != "ndarray-list":
+        parts.append(f"MXNet 2.x {listing.container} file")
+    return " · ".join(parts)
 
 
 def _print_ls_table(
@@ -303,22 +415,272 @@ def _print_ls_table(
         if show_context:
             row.append(e.context or "")
         rows.append(row)
-    count = summary["count"]
-    shown = summary["shown"]
-    parts = [
-        f"{shown} of {plural(count, 'parameter')}"
-        if shown != count
-        else plural(count, "parameter"),
-        plural(summary["total_elements"], "element"),
-        f"{human_bytes(summary['total_bytes'])} ({summary['total_bytes']:,} bytes)",
-        f"scheme: {summary['scheme']['description']}",
-    ]
-    versions = _versions(listing.entries)
-    if versions:
-        parts.append(f"records {versions}")
-    if listing.container != "ndarray-list":
-        parts.append(f"MXNet 2.x {listing.container} file")
-    print_table(columns, rows, " · ".join(parts))
+    print_table(columns, rows, _ls_footer(listing, summary))
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.6g}"
+
+
+def _print_stats_table(
+    listing: Listing,
+    indexed: list[tuple[int, Entry]],
+    summary: dict[str, Any],
+    array_stats: dict[int, Any],
+) -> None:
+    from paramtool.diff import shape_text
+
+    columns = [("name", "left"), ("shape", "left"), ("dtype", "left")]
+    columns += [(c, "right") for c in ("min", "max", "mean", "std", "zeros", "nan", "inf")]
+    rows = []
+    bad = 0
+    for i, e in indexed:
+        st = array_stats[i]
+        bad += st.nonfinite
+        share = st.zero_share
+        rows.append(
+            [
+                display_name(e.name, i),
+                shape_text(e.shape),
+                e.dtype,
+                _num(st.min),
+                _num(st.max),
+                _num(st.mean),
+                _num(st.std),
+                "" if share is None else f"{share:.1%}",
+                f"{st.nan:,}",
+                f"{st.inf:,}",
+            ]
+        )
+    footer = _ls_footer(listing, summary)
+    if bad:
+        footer += f" · {plural(bad, 'array')} with NaN or Inf"
+    print_table(columns, rows, footer)
+
+
+def _ls_tree(
+    listing: Listing,
+    indexed: list[tuple[int, Entry]],
+    summary: dict[str, Any],
+    fmt: str,
+    collapse: bool,
+) -> None:
+    from paramtool.tree import build_tree, build_view, print_tree, view_json
+
+    structural = summary["scheme"]["kind"] == "structural"
+    view = build_view(build_tree(indexed, structural=structural), collapse=collapse)
+    if fmt == "json":
+        summary["tree"] = view_json(view)
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    print_tree(view, inert(listing.path), _ls_footer(listing, summary))
+
+
+# ------------------------------------------------------------------------------------------
+# show / check
+
+
+def _find_entry(listing: Listing, name: str) -> int:
+    """The listing index of ``name``: the last record of that name (as MXNet keeps), else
+    ``[N]`` (as ls shows unnamed arrays) or, in an unnamed list, ``N``."""
+    import re
+
+    for i in range(len(listing.entries) - 1, -1, -1):
+        if listing.entries[i].name == name:
+            return i
+    m = re.fullmatch(r"\[(\d+)\]", name) or (
+        re.fullmatch(r"(\d+)", name) if not listing.named else None
+    )
+    if m and int(m.group(1)) < len(listing.entries):
+        return int(m.group(1))
+    import difflib
+
+    names = [e.name for e in listing.entries if e.name is not None]
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    if not listing.named:
+        hint = f"; an unnamed list: give a position 0-{len(listing.entries) - 1}"
+    raise click.BadParameter(
+        f"{inert(listing.path)} has no parameter {inert(name)!r}{hint}", param_hint="NAME"
+    )
+
+
+def _dense_values(array: Any, dtype: str) -> Any:
+    """A numpy array to print: sparse made dense, bfloat16 widened to float32."""
+    from paramtool.index import SparseArray
+
+    if isinstance(array, SparseArray):
+        array = array.todense()
+    if dtype == "bfloat16":
+        words = array.view("<u2") if array.dtype.names else array
+        return (words.astype("<u4") << 16).view("<f4")
+    return array
+
+
+def _json_values(values: Any) -> Any:
+    """Nested lists for JSON: floats as their shortest repr in their own precision (a float32
+    0.1 is 0.1, not 0.10000000149011612); NaN/Inf as "nan", "inf", "-inf"."""
+    import numpy as np
+
+    from paramtool.stats import json_number
+
+    if values.dtype.kind == "f":
+        as_text = values.astype(str)
+        flat = [json_number(float(t)) for t in as_text.ravel().tolist()]
+        return np.array(flat, dtype=object).reshape(values.shape).tolist()
+    return values.tolist()
+
+
+@cli.command(name="show")
+@click.argument("file", type=click.Path())
+@click.argument("name", shell_complete=complete_names)
+@click.option("--full", is_flag=True, help="Print every value (default: summarise large arrays).")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="text: numpy's formatting; json: the values as nested lists; csv: one row per "
+    "element (its indices, then the value). json and csv always hold every value.",
+)
+def show_command(file: str, name: str, full: bool, fmt: str) -> None:
+    """Print the values of the array NAME.
+
+    NAME is a parameter name (Tab completes it where shell completion is
+    installed), or [N] for the array at position N. bfloat16 is shown as the
+    float values it holds; a sparse array is shown dense. The text format
+    starts with a line giving the name, shape and dtype.
+
+    \b
+    Examples:
+      paramtool show model0.params model0_dense0_bias
+      paramtool show net.params features.0.weight --full
+      paramtool show net.params output.bias --format json
+      paramtool show list.params '[0]' --format csv
+    """
+    import numpy as np
+
+    from paramtool.backends import native
+    from paramtool.diff import shape_text
+    from paramtool.stats import read_array
+
+    listing = native.list_file(file)
+    index = _find_entry(listing, name)
+    e = listing.entries[index]
+    array = read_array(file, index)
+    values = None if array is None else _dense_values(array, e.dtype)
+    if fmt == "json":
+        doc = {
+            "name": json_name(e.name),
+            "index": index,
+            "shape": list(e.shape),
+            "dtype": e.dtype,
+            "stype": e.stype,
+            "values": None if values is None else _json_values(values),
+        }
+        click.echo(json.dumps(doc, ensure_ascii=False))
+    elif fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        ndim = len(e.shape) if values is not None else 0
+        out.writerow([*(f"i{d}" for d in range(ndim)), "value"])
+        if values is not None:
+            text = values.astype(str) if values.dtype.kind == "f" else values
+            for idx in np.ndindex(*values.shape):
+                v = text[idx]
+                cell = ("true" if v else "false") if values.dtype.kind == "b" else str(v)
+                out.writerow([*idx, cell])
+    else:
+        stype = "" if e.stype == "default" else f" {e.stype} (shown dense)"
+        head = f"{display_name(e.name, index)}  {shape_text(e.shape)} {e.dtype}{stype}"
+        if values is None:
+            click.echo(f"{head}: uninitialised, no values")
+            return
+        threshold = sys.maxsize if full else 1000
+        click.echo(head)
+        click.echo(np.array2string(values, threshold=threshold, max_line_width=100))
+
+
+@cli.command(name="check")
+@click.argument("file", type=click.Path())
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: the arrays with NaN or Inf and a summary; json: one object; csv: one row per "
+    "array with NaN or Inf.",
+)
+def check_command(file: str, fmt: str) -> None:
+    """Check every array for NaN and Inf values.
+
+    Reads the arrays in chunks (bounded memory); only floating-point arrays can
+    hold NaN or Inf. Exits 0 when there are none, 1 when any array has NaN or
+    Inf (listing those arrays with their counts), 3 when the file cannot be read.
+
+    \b
+    Examples:
+      paramtool check model-0000.params
+      paramtool check net.params --format json | jq '.nonfinite[].name'
+      paramtool check net.params || echo "diverged"
+    """
+    from paramtool.backends import native
+    from paramtool.diff import shape_text
+    from paramtool.stats import file_stats
+
+    listing = native.list_file(file)
+    found = file_stats(file, nonfinite_only=True)
+    bad = [(i, e, found[i]) for i, e in enumerate(listing.entries) if found[i].nonfinite]
+    elements = sum(e.size for e in listing.entries)
+    if fmt == "json":
+        doc = {
+            "file": listing.path,
+            "arrays": len(listing.entries),
+            "elements": elements,
+            "ok": not bad,
+            "nonfinite": [
+                {
+                    "index": i,
+                    "name": json_name(e.name),
+                    "shape": list(e.shape),
+                    "dtype": e.dtype,
+                    "nan": st.nan,
+                    "inf": st.inf,
+                }
+                for i, e, st in bad
+            ],
+        }
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["name", "shape", "dtype", "nan", "inf"])
+        for i, e, st in bad:
+            name = json_name(e.name) if e.name is not None else f"[{i}]"
+            out.writerow([name, "x".join(map(str, e.shape)), e.dtype, st.nan, st.inf])
+    elif bad:
+        rows = [
+            [display_name(e.name, i), shape_text(e.shape), e.dtype, f"{st.nan:,}", f"{st.inf:,}"]
+            for i, e, st in bad
+        ]
+        columns = [("name", "left"), ("shape", "left"), ("dtype", "left")]
+        columns += [("nan", "right"), ("inf", "right")]
+        nan = sum(st.nan for _, _, st in bad)
+        inf = sum(st.inf for _, _, st in bad)
+        footer = (
+            f"{len(bad)} of {plural(len(listing.entries), 'array')} have NaN or Inf values "
+            f"({nan:,} NaN, {inf:,} Inf)"
+        )
+        print_table(columns, rows, footer)
+    else:
+        click.echo(
+            f"{inert(listing.path)}: no NaN or Inf in {plural(len(listing.entries), 'array')} "
+            f"({plural(elements, 'element')})"
+        )
+    if bad:
+        sys.exit(int(ExitCode.DIFFERENCES))
 
 
 # ------------------------------------------------------------------------------------------
@@ -410,10 +772,11 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["table", "json"]),
+    type=click.Choice(["table", "json", "csv"]),
     default="table",
     show_default=True,
-    help="table: a report for people; json: the full report as one object.",
+    help="table: a report for people; json: the full report as one object; csv: one row "
+    "per difference.",
 )
 @backend_option
 def diff_command(
@@ -462,6 +825,8 @@ def diff_command(
         )
         if fmt == "json":
             click.echo(json.dumps(mreport.to_json(prefix), indent=2, ensure_ascii=False))
+        elif fmt == "csv":
+            _model_diff_csv(mreport.to_json(prefix))
         else:
             _print_model_diff(mreport, prefix)
         if not mreport.identical:
@@ -475,10 +840,83 @@ def diff_command(
     _warn_duplicates(report.b)
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        _diff_csv(report)
     else:
         _print_diff(report)
     if not report.identical:
         sys.exit(int(ExitCode.DIFFERENCES))
+
+
+def _dims(shape: Sequence[int]) -> str:
+    """A shape for CSV, as ``ls --format csv`` writes it: ``20x10``."""
+    return "x".join(map(str, shape))
+
+
+def _model_dims(shape: Sequence[int] | None) -> str:
+    """A model's expected shape for CSV: unknown (deferred, 0) dims as ``?``: ``100x?``."""
+    if shape is None:
+        return "?"
+    return "x".join("?" if d == 0 else str(d) for d in shape)
+
+
+def _diff_csv(report: Any) -> None:
+    """``diff A B --format csv``: ``difference,name,shape_a,dtype_a,shape_b,dtype_b``, one row
+    per name only in A (``only_in_a``) or B (``only_in_b``), per shape or dtype mismatch."""
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["difference", "name", "shape_a", "dtype_a", "shape_b", "dtype_b"])
+    ka = {(e.name if report.a.named else f"[{i}]"): e for i, e in enumerate(report.a.entries)}
+    kb = {(e.name if report.b.named else f"[{i}]"): e for i, e in enumerate(report.b.entries)}
+    for n in report.only_a:
+        out.writerow(["only_in_a", json_name(n), _dims(ka[n].shape), ka[n].dtype, "", ""])
+    for n in report.only_b:
+        out.writerow(["only_in_b", json_name(n), "", "", _dims(kb[n].shape), kb[n].dtype])
+    for kind, items in (("shape", report.shape), ("dtype", report.dtype)):
+        for m in items:
+            a, b = ka[m.name], kb[m.name]
+            out.writerow(
+                [kind, json_name(m.name), _dims(a.shape), a.dtype, _dims(b.shape), b.dtype]
+            )
+
+
+def _model_diff_csv(doc: dict[str, Any]) -> None:
+    """``diff FILE --model SPEC --format csv``: one row per difference, columns
+    ``difference,file_key,expected_key,file_shape,file_dtype,model_shape,model_dtype``;
+    differences ``missing``, ``unexpected``, ``rename``, ``shape``, ``dtype``."""
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(
+        [
+            "difference",
+            "file_key",
+            "expected_key",
+            "file_shape",
+            "file_dtype",
+            "model_shape",
+            "model_dtype",
+        ]
+    )
+
+    def expected(p: dict[str, Any]) -> str:
+        keys = p.get("expected") or p.get("structural") or [p.get("prefixed") or ""]
+        return str(keys[0])
+
+    for p in doc["missing"]:
+        out.writerow(
+            ["missing", "", expected(p), "", "", _model_dims(p["shape"]), p["dtype"] or ""]
+        )
+    for u in doc["unexpected"]:
+        out.writerow(["unexpected", u["name"], "", _dims(u["shape"]), u["dtype"], "", ""])
+    for r in doc["renamed"]:
+        keys = r["expected"] or []
+        out.writerow(["rename", r["name"], keys[0] if keys else "", "", "", "", ""])
+    for m in doc["shape_mismatches"]:
+        p = m["parameter"]
+        out.writerow(
+            ["shape", m["name"], expected(p), _dims(m["file"]), "", _model_dims(m["model"]), ""]
+        )
+    for m in doc["dtype_mismatches"]:
+        p = m["parameter"]
+        out.writerow(["dtype", m["name"], expected(p), "", m["file"], "", m["model"]])
 
 
 def _print_model_diff(r: Any, prefix: str | None) -> None:
@@ -622,7 +1060,7 @@ def _print_diff(report: Any) -> None:
 
 @cli.command(name="rename-prefix")
 @click.argument("src", type=click.Path())
-@click.argument("old")
+@click.argument("old", shell_complete=complete_prefixes)
 @click.argument("new")
 @click.option(
     "-o",

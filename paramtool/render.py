@@ -6,11 +6,27 @@ box drawing.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+#: Set by the global ``--no-color`` option (see :func:`set_color`).
+_color_option = True
+
+
+def set_color(enabled: bool) -> None:
+    """``paramtool --no-color`` calls this with False; every invocation resets it."""
+    global _color_option
+    _color_option = enabled
+
+
+def color_enabled() -> bool:
+    """False under ``--no-color`` or when ``NO_COLOR`` is set to a non-empty value
+    (https://no-color.org): then no colour and no other text styling is written."""
+    return _color_option and not os.environ.get("NO_COLOR")
 
 
 def display_name(name: str | None, index: int) -> str:
@@ -85,7 +101,8 @@ def _broken_pipe() -> None:
 def make_console(*, stderr: bool = False) -> Console:
     """A rich Console with markup, emoji and highlighting off (names may contain ``[``).
 
-    When the stream is not a terminal, lines are never wrapped or cropped.
+    When the stream is not a terminal, lines are never wrapped or cropped. Without colour
+    (:func:`color_enabled`), no ANSI styling at all is written, not even bold.
     """
     from rich.console import Console
 
@@ -101,6 +118,8 @@ def make_console(*, stderr: bool = False) -> Console:
         markup=False,
         emoji=False,
         highlight=False,
+        no_color=not color_enabled(),
+        color_system="auto" if color_enabled() else None,
         soft_wrap=not terminal,
         width=None if terminal else 10_000,
     )
