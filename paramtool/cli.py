@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import fnmatch
 import json
 import sys
@@ -30,6 +31,7 @@ from paramtool.render import (
     json_name,
     plural,
     print_table,
+    progress_bar,
     set_color,
 )
 
@@ -778,6 +780,26 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
     help="table: a report for people; json: the full report as one object; csv: one row "
     "per difference.",
 )
+@click.option(
+    "--values",
+    is_flag=True,
+    help="Also compare the values of common parameters (streamed in chunks): max abs/rel "
+    "error and first differing index per parameter.",
+)
+@click.option(
+    "--atol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With --values: absolute tolerance; close means |a-b| <= atol + rtol*|b|.",
+)
+@click.option(
+    "--rtol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With --values: relative tolerance.",
+)
 @backend_option
 def diff_command(
     file_a: str,
@@ -788,6 +810,9 @@ def diff_command(
     expect: str | None,
     prefix: str | None,
     fmt: str,
+    values: bool,
+    atol: float,
+    rtol: float,
     backend: BackendName,
 ) -> None:
     """Compare a .params file with another file, or with what a model expects.
@@ -804,9 +829,14 @@ def diff_command(
       paramtool diff net.params --model zoo:alexnet --model-arg classes=100
       paramtool diff net.params --model mynet.py:build --input-shape 1,3,32,32
       paramtool diff old.params new.params --format json
+      paramtool diff before.params after.params --values --rtol 1e-5
     """
     if (file_b is None) == (model_spec is None):
         raise click.UsageError("give either OTHER or --model SPEC (exactly one)")
+    if model_spec is not None and values:
+        raise click.UsageError("--values compares two files: give OTHER, not --model")
+    if not values and (atol or rtol):
+        raise click.UsageError("--atol and --rtol need --values")
     if model_spec is None and (model_args or input_shapes or expect or prefix):
         raise click.UsageError("--model-arg, --input-shape, --expect and --prefix need --model")
     be = get_backend(backend)
@@ -838,6 +868,8 @@ def diff_command(
     report = compare(be.list_file(file_a), be.list_file(file_b))
     _warn_duplicates(report.a)
     _warn_duplicates(report.b)
+    if values:
+        report = dataclasses.replace(report, values=_compare_values(report, backend, atol, rtol))
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     elif fmt == "csv":
@@ -846,6 +878,40 @@ def diff_command(
         _print_diff(report)
     if not report.identical:
         sys.exit(int(ExitCode.DIFFERENCES))
+
+
+def _compare_values(report: Any, backend: BackendName, atol: float, rtol: float) -> Any:
+    """The values of ``report.comparable``: streamed from the files (native backend and
+    NDArray-list files), else loaded whole (MXNet backend, npz files)."""
+    from paramtool.diff import compare_value_arrays, compare_values
+
+    a, b = report.a, report.b
+    if backend == "native" and a.container == b.container == "ndarray-list":
+        total = sum(a.entries[i].nbytes for _, i, _ in report.comparable)
+        with progress_bar(total, "comparing values") as advance:
+            return compare_values(
+                a.path, b.path, report.comparable, atol=atol, rtol=rtol, progress=advance
+            )
+    if backend == "mxnet":
+        from paramtool.backends import mxnet as mxb
+
+        la, lb = mxb.load(a.path)[1], mxb.load(b.path)[1]
+        xs, ys = [mxb.to_numpy(x) for x in la], [mxb.to_numpy(y) for y in lb]
+    else:
+        from paramtool.index import load
+
+        da, db = load(a.path), load(b.path)
+        xs = list(da.values()) if isinstance(da, dict) else da
+        ys = list(db.values()) if isinstance(db, dict) else db
+        # load() keeps one array per name (the last), in first-seen order: index by key
+        if isinstance(da, dict):
+            xs = [da[e.name] for e in a.entries]
+        if isinstance(db, dict):
+            ys = [db[e.name] for e in b.entries]
+    return [
+        compare_value_arrays(key, xs[i], ys[j], atol=atol, rtol=rtol)
+        for key, i, j in report.comparable
+    ]
 
 
 def _dims(shape: Sequence[int]) -> str:
@@ -995,6 +1061,30 @@ def _print_model_diff(r: Any, prefix: str | None) -> None:
                 echo(f"    Load: {f.load_hint}")
 
 
+def _print_values(values: list[Any]) -> None:
+    """The ``--values`` section: counts, then every parameter whose values are not equal."""
+    equal = sum(1 for v in values if v.equal)
+    close = sum(1 for v in values if v.close and not v.equal)
+    differ = [v for v in values if not v.equal]
+    click.echo(
+        f"\nValues: {equal} equal bit for bit, {close} within tolerance, "
+        f"{len(values) - equal - close} differ."
+    )
+    if not differ:
+        return
+    width = max(len(display_name(v.name, 0)) for v in differ)
+    for v in differ:
+        where = ""
+        if v.first_index is not None:
+            idx = ", ".join(map(str, v.first_index))
+            where = f"  first at [{idx}]: {v.first_a:g} vs {v.first_b:g}"
+        status = "close" if v.close else f"{v.n_diff:,} differ"
+        click.echo(
+            f"  {display_name(v.name, 0).ljust(width)}  {status}  max abs {v.max_abs:.3g}  "
+            f"max rel {v.max_rel:.3g}{where}"
+        )
+
+
 def _print_diff(report: Any) -> None:
     from paramtool.diff import shape_text
 
@@ -1008,7 +1098,10 @@ def _print_diff(report: Any) -> None:
             f"({plural(len(listing.entries), 'parameter')}, {scheme.describe()})"
         )
     if report.identical:
-        echo(f"Same {plural(report.common, 'name')}, shapes and dtypes.")
+        same = "shapes, dtypes and values" if report.values is not None else "shapes and dtypes"
+        echo(f"Same {plural(report.common, 'name')}, {same}.")
+        if report.values is not None:
+            _print_values(report.values)
         return
     ka = {(e.name if report.a.named else f"[{i}]"): e for i, e in enumerate(report.a.entries)}
     kb = {(e.name if report.b.named else f"[{i}]"): e for i, e in enumerate(report.b.entries)}
@@ -1032,6 +1125,8 @@ def _print_diff(report: Any) -> None:
         for m in report.dtype:
             echo(f"  {display_name(m.name, 0)}  A {m.a}  B {m.b}")
     echo(f"\n{plural(report.common, 'name')} in common.")
+    if report.values is not None:
+        _print_values(report.values)
     kinds = {report.scheme_a.kind, report.scheme_b.kind}
     if report.fix is None and "structural" in kinds and kinds & {"prefixed", "export"}:
         echo(

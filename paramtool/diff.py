@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paramtool.backends import Entry, Listing
@@ -63,10 +63,17 @@ class DiffReport:
     dtype: list[Mismatch]
     common: int
     fix: PrefixFix | None
+    #: ``(key, index in A, index in B)`` for the common entries with equal shape and dtype,
+    #: whose values ``--values`` compares.
+    comparable: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Filled by ``diff --values``: one result per comparable entry.
+    values: list[ValueDiff] | None = None
 
     @property
     def identical(self) -> bool:
-        """No name, shape or dtype difference (values are not compared)."""
+        """No name, shape or dtype difference, and (when compared) every value close."""
+        if self.values is not None and not all(v.close for v in self.values):
+            return False
         return not (self.only_a or self.only_b or self.shape or self.dtype)
 
     def to_json(self) -> dict[str, object]:
@@ -81,6 +88,7 @@ class DiffReport:
             "only_in_b": self.only_b,
             "shape_mismatches": [{"name": m.name, "a": m.a, "b": m.b} for m in self.shape],
             "dtype_mismatches": [{"name": m.name, "a": m.a, "b": m.b} for m in self.dtype],
+            "values": None if self.values is None else [v.to_json() for v in self.values],
             "prefix_change": None
             if self.fix is None
             else {
@@ -95,9 +103,14 @@ class DiffReport:
 
 def _keyed(listing: Listing) -> dict[str, Entry]:
     """Entries by name; later duplicates win, as in ``mx.nd.load`` (spec §2)."""
+    return {k: listing.entries[i] for k, i in _key_index(listing).items()}
+
+
+def _key_index(listing: Listing) -> dict[str, int]:
+    """Key -> entry index; ``[i]`` for an unnamed list; a later duplicate name wins."""
     if not listing.named:
-        return {f"[{i}]": e for i, e in enumerate(listing.entries)}
-    return {e.name: e for e in listing.entries if e.name is not None}
+        return {f"[{i}]": i for i in range(len(listing.entries))}
+    return {e.name: i for i, e in enumerate(listing.entries) if e.name is not None}
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -143,6 +156,9 @@ def compare(a: Listing, b: Listing) -> DiffReport:
             fix = PrefixFix(
                 old, new, keep, not (s_after or d_after), _rename_command(a.path, old, new, keep)
             )
+    ia, ib = _key_index(a), _key_index(b)
+    bad = {m.name for m in shape} | {m.name for m in dtype}
+    comparable = [(n, ia[n], ib[n]) for n in common if n not in bad]
     return DiffReport(
         a,
         b,
@@ -154,6 +170,7 @@ def compare(a: Listing, b: Listing) -> DiffReport:
         dtype,
         len(common),
         fix,
+        comparable,
     )
 
 
@@ -174,8 +191,8 @@ def _rename_command(path: str, old: str, new: str, keep: bool) -> str:
 # values
 
 
-#: Elements compared per step when streaming array data (8 MiB of float64 per side).
-VALUE_CHUNK = 1 << 20
+#: Elements compared per step when streaming array data (2 MiB of float64 per side).
+VALUE_CHUNK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -306,15 +323,16 @@ def _as_float(raw: Any, dtype: DType) -> Any:
 def compare_values(
     path_a: str,
     path_b: str,
-    names: list[str],
+    pairs: list[tuple[str, int, int]],
     *,
     atol: float = 0.0,
     rtol: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> list[ValueDiff]:
-    """Stream the data of the parameters ``names`` (same shape and dtype in both files) and
-    compare them, :data:`VALUE_CHUNK` elements at a time: memory stays bounded whatever the
-    file size. Identical chunks are recognised by a byte comparison before any arithmetic.
+    """Stream the data of the entries ``pairs`` (``(key, index in A, index in B)``, same shape
+    and dtype in both files) and compare them, :data:`VALUE_CHUNK` elements at a time: memory
+    stays bounded whatever the file size. Identical chunks are recognised by a byte comparison
+    before any arithmetic.
 
     ``progress`` is called with the number of bytes of A consumed after each chunk.
     Sparse records are compared on their dense values. Raises FormatError as
@@ -324,8 +342,8 @@ def compare_values(
 
     out = []
     with open_params(path_a) as fa, open_params(path_b) as fb:
-        for name in names:
-            ra, rb = fa.record(name), fb.record(name)
+        for name, index_a, index_b in pairs:
+            ra, rb = fa.record(index_a), fb.record(index_b)
             acc = _ValueAccumulator(name, ra.shape, atol, rtol)
             if ra.dtype is None or rb.dtype is None:
                 out.append(acc.result())

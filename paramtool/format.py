@@ -485,11 +485,12 @@ def _read_record(c: _Cursor, index: int) -> Record:
     dtype = DTYPES.get(flag)
     if dtype is None:
         raise c.fail(f"unknown dtype flag {flag}", "type_flag", c.pos - 4)
-    nbytes = _prod(shape) * dtype.itemsize
+    nbytes = bytes_capped(shape, dtype.itemsize)
     data_offset = c.pos
     if nbytes > c.left:
         raise c.fail(
-            f"array data of shape {shape} {dtype.name} needs {nbytes} bytes, only {c.left} left",
+            f"array data of shape {_shape_text(shape)} {dtype.name} needs "
+            f"{size_text(nbytes)} bytes, only {c.left} left",
             "data",
         )
     c.skip(nbytes, "data")
@@ -505,7 +506,7 @@ def _read_sparse(c: _Cursor, index: int, offset: int, stype: int) -> Record:
     if not shape:
         raise c.fail(f"{STYPE_NAMES[stype]} array with ndim 0", "ndim", c.pos - 4)
     if stype == 2 and len(shape) != 2:
-        raise c.fail(f"csr array must be 2-d, has shape {shape}", "ndim")
+        raise c.fail(f"csr array must be 2-d, has shape {_shape_text(shape)}", "ndim")
     dev_type, dev_id, flag = _I32x3.unpack(c.take(12, "context and type_flag"))
     dtype = DTYPES.get(flag)
     if dtype is None:
@@ -524,12 +525,14 @@ def _read_sparse(c: _Cursor, index: int, offset: int, stype: int) -> Record:
             healed = (aux[0][1][0], *shape[1:])
         elif stype == 2:
             healed = aux[1][1]
-    nbytes = _prod(healed) * dtype.itemsize + sum(_prod(s) * d.itemsize for d, s in aux)
+    nbytes = bytes_capped(healed, dtype.itemsize)
+    for d, s in aux:
+        nbytes += bytes_capped(s, d.itemsize)
     data_offset = c.pos
     if nbytes > c.left:
         raise c.fail(
-            f"{STYPE_NAMES[stype]} data (values {healed} {dtype.name} and indices) needs "
-            f"{nbytes} bytes, only {c.left} left",
+            f"{STYPE_NAMES[stype]} data (values {_shape_text(healed)} {dtype.name} and "
+            f"indices) needs {size_text(nbytes)} bytes, only {c.left} left",
             "data",
         )
     c.skip(nbytes, "data")
@@ -548,6 +551,35 @@ def _read_sparse(c: _Cursor, index: int, offset: int, stype: int) -> Record:
         aux=tuple(aux),
         storage_shape_stored=stored,
     )
+
+
+#: Sizes above this are not computed exactly (no file is that large).
+SIZE_CAP = 1 << 64
+
+
+def bytes_capped(shape: tuple[int, ...], itemsize: int, cap: int = SIZE_CAP) -> int:
+    """``itemsize * prod(shape)``, or ``cap + 1`` as soon as it exceeds ``cap``: hostile dims
+    (thousands of 2^62) never build huge integers."""
+    n = itemsize
+    for d in shape:
+        if d == 0:
+            return 0
+        n *= d
+        if n > cap:
+            # a later 0 dim still makes it empty
+            return 0 if 0 in shape else cap + 1
+    return n
+
+
+def size_text(nbytes: int) -> str:
+    """A size from :func:`bytes_capped` as text (``"more than 2^64"`` when capped)."""
+    return "more than 2^64" if nbytes > SIZE_CAP else str(nbytes)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    if len(shape) <= 8:
+        return str(shape)
+    return "(" + ", ".join(map(str, shape[:4])) + f", ... {len(shape)} dims)"
 
 
 def _prod(shape: tuple[int, ...]) -> int:

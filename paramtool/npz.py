@@ -14,19 +14,23 @@ each member's bytes into a new archive under the new name.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import shutil
 import struct
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from paramtool.errors import FormatError
-from paramtool.format import DTYPE_FLAGS, DTYPES
+from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text
 from paramtool.writer import atomic_output
 
 NPY_MAGIC = b"\x93NUMPY"
+#: Largest .npy header accepted (numpy's own reader refuses more than 10 000 bytes by default).
+MAX_HEADER = 10_000
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 #: ``.npy`` ``descr`` (without the byte-order character) -> paramtool dtype name.
@@ -35,6 +39,33 @@ NPY_DTYPES = {
     "i1": "int8", "i8": "int64", "b1": "bool", "i2": "int16", "u2": "uint16", "u4": "uint32",
     "u8": "uint64",
 }  # fmt: skip
+
+
+#: What Python's zipfile/zlib raise on a damaged or unusual archive (bad CRC, encryption,
+#: unknown compression, truncated streams, ...). At this boundary they all mean "unreadable".
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError,
+    ValueError, IndexError, KeyError, struct.error, OverflowError, RecursionError,
+)  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(fn: F) -> F:
+    """Turn the ZIP layer's exceptions into one FormatError naming the file (first argument)."""
+
+    @functools.wraps(fn)
+    def wrapper(path: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(path, *args, **kwargs)
+        except FormatError:
+            raise
+        except _ZIP_ERRORS as e:
+            raise FormatError(
+                path, f"damaged or unsupported ZIP archive ({type(e).__name__}: {str(e)[:200]})"
+            ) from None
+
+    return cast(F, wrapper)
 
 
 def sniff(path: str) -> str | None:
@@ -87,26 +118,21 @@ def parse_npy_header(head: bytes, where: str) -> NpyHeader:
         start = 12
     else:
         raise FormatError(where, f"unknown .npy format version {major}")
+    if hlen > MAX_HEADER:
+        raise FormatError(where, f".npy header of {hlen} bytes is over the {MAX_HEADER} limit")
     text = head[start : start + hlen]
     if len(text) < hlen:
         raise FormatError(where, f"truncated .npy header (needs {hlen} bytes)")
     try:
         d = ast.literal_eval(text.decode("latin1"))
         descr, fortran, shape = d["descr"], bool(d["fortran_order"]), tuple(d["shape"])
-    except (ValueError, SyntaxError, KeyError, TypeError) as e:
-        raise FormatError(where, f"unreadable .npy header ({e})") from None
+    except (ValueError, SyntaxError, KeyError, TypeError, RecursionError, MemoryError) as e:
+        raise FormatError(where, f"unreadable .npy header ({type(e).__name__})") from None
     if not isinstance(descr, str) or descr[1:] not in NPY_DTYPES:
         raise FormatError(where, f"unsupported .npy dtype {descr!r}")
     if any(not isinstance(n, int) or n < 0 for n in shape):
         raise FormatError(where, f"bad .npy shape {shape!r}")
     return NpyHeader(NPY_DTYPES[descr[1:]], shape, fortran, start + hlen)
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 @dataclass(frozen=True)
@@ -140,6 +166,7 @@ def _read_member_raw(zf: zipfile.ZipFile, name: str) -> bytes:
         return f.read()
 
 
+@_guarded
 def list_npz(path: str) -> list[NpzEntry]:
     """The arrays of an MXNet 2.x npz ``.params`` file, from the ``.npy`` headers only.
 
@@ -187,7 +214,7 @@ def list_npz(path: str) -> list[NpzEntry]:
                             "default",
                             h.shape,
                             h.dtype,
-                            _prod(h.shape) * h.itemsize,
+                            bytes_capped(h.shape, h.itemsize),
                             None,
                             (info.filename,),
                         )
@@ -202,16 +229,16 @@ def list_npz(path: str) -> list[NpzEntry]:
                 stype = "csr" if "indptr" in parts else "row_sparse"
                 shape_h = _member_header(zf, parts["shape"], path)
                 raw = _read_member_raw(zf, parts["shape"].filename)[shape_h.header_len :]
-                count = _prod(shape_h.shape)
-                if shape_h.dtype != "int64" or len(raw) < 8 * count:
+                count = bytes_capped(shape_h.shape, 1)
+                if shape_h.dtype != "int64" or count > 64 or len(raw) < 8 * count:
                     raise FormatError(path, f"sparse array {name!r}: bad shape.npy")
                 shape = struct.unpack(f"<{count}q", raw[: 8 * count])
                 data_h = _member_header(zf, parts["data"], path)
-                nbytes = _prod(data_h.shape) * data_h.itemsize
+                nbytes = bytes_capped(data_h.shape, data_h.itemsize)
                 for leaf in ("indices", "indptr"):
                     if leaf in parts:
                         h = _member_header(zf, parts[leaf], path)
-                        nbytes += _prod(h.shape) * h.itemsize
+                        nbytes += bytes_capped(h.shape, h.itemsize)
                 members = tuple(parts[k].filename for k in sorted(parts))
                 entries.append(
                     NpzEntry(
@@ -220,7 +247,7 @@ def list_npz(path: str) -> list[NpzEntry]:
                         tuple(shape),
                         data_h.dtype,
                         nbytes,
-                        _prod(data_h.shape),
+                        bytes_capped(data_h.shape, 1),
                         members,
                     )
                 )
@@ -229,6 +256,7 @@ def list_npz(path: str) -> list[NpzEntry]:
     return entries
 
 
+@_guarded
 def list_npy(path: str) -> NpzEntry:
     """A bare ``.npy`` file (MXNet 2.x saving one unnamed dense array)."""
     with open(path, "rb") as f:
@@ -242,12 +270,13 @@ def list_npy(path: str) -> NpzEntry:
             head += f.read(min(hlen, 1 << 20))
     h = parse_npy_header(head, path)
     size = os.path.getsize(path)
-    nbytes = _prod(h.shape) * h.itemsize
+    nbytes = bytes_capped(h.shape, h.itemsize)
     if size < h.header_len + nbytes:
-        raise FormatError(path, f"file ends early (.npy data needs {nbytes} bytes)")
+        raise FormatError(path, f"file ends early (.npy data needs {size_text(nbytes)} bytes)")
     return NpzEntry("", "default", h.shape, h.dtype, nbytes, None, ())
 
 
+@_guarded
 def load_npz(path: str) -> dict[str, Any]:
     """Every array of an npz ``.params`` file as numpy arrays / :class:`SparseArray`."""
     import numpy as np
@@ -271,6 +300,7 @@ def load_npz(path: str) -> dict[str, Any]:
     return out
 
 
+@_guarded
 def rewrite_npz(
     src: str,
     dest: str,

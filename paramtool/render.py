@@ -6,8 +6,10 @@ box drawing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -158,3 +160,33 @@ def print_table(
         table.add_row(*(Text(cell) for cell in row))
     console.print(table)
     console.print(Text(footer))
+
+
+@contextlib.contextmanager
+def progress_bar(total_bytes: int, description: str) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(nbytes)``. A rich progress bar is drawn on stderr only when stderr is a
+    terminal and the work is large enough to take a while (>= 256 MiB); otherwise
+    ``advance`` does nothing, so piped output never carries progress."""
+    if total_bytes < (256 << 20) or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=make_console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total_bytes)
+        yield lambda n: progress.advance(task, n)
