@@ -1244,14 +1244,18 @@ def rename_prefix_command(
         click.echo(_plan_summary(plan, listing, "would"), err=True)
         return
     assert target is not None
-    be.rewrite(
-        src,
-        target,
-        [(i, after) for i, _, after in plan.keep],
-        in_place=in_place,
-        verify=not no_verify,
-        backup=None if backup is None else target + backup,
-    )
+    selection = [(i, after) for i, _, after in plan.keep]
+    options: dict[str, Any] = {
+        "in_place": in_place,
+        "verify": not no_verify,
+        "backup": None if backup is None else target + backup,
+    }
+    if backend == "native" and listing.container == "ndarray-list":
+        total = sum(listing.entries[i].nbytes for i, _ in selection)
+        with progress_bar(total, "copying records") as advance:
+            be.rewrite(src, target, selection, progress=advance, **options)
+    else:
+        be.rewrite(src, target, selection, **options)
     click.echo(f"{inert(dest or src)}: " + _plan_summary(plan, listing, ""), err=True)
 
 
@@ -1365,14 +1369,17 @@ def _convert(
         for name in plan.excluded:
             click.echo(f"{display_name(name, 0)} (excluded)")
     else:
-        native.rewrite(
-            src,
-            target,
-            plan.selection,
-            in_place=False,
-            verify=not no_verify,
-            backup=None if backup is None else target + backup,
-        )
+        total = sum(listing.entries[i].nbytes for i, _ in plan.selection)
+        with progress_bar(total, "copying records") as advance:
+            native.rewrite(
+                src,
+                target,
+                plan.selection,
+                in_place=False,
+                verify=not no_verify,
+                backup=None if backup is None else target + backup,
+                progress=advance if listing.container == "ndarray-list" else None,
+            )
         click.echo(f"{inert(dest)}: wrote {len(plan.selection)} keys ({kind})", err=True)
     if mapping_target is not None:
         text = mapping_json(listing, plan, spec, cast(Any, kind))

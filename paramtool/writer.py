@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from paramtool.errors import WriteRefusedError
@@ -145,12 +145,20 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def copy_range(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
+def copy_range(
+    src_fd: int,
+    dst: BinaryIO,
+    offset: int,
+    length: int,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """Copy ``length`` bytes at ``offset`` of ``src_fd`` to the current position of ``dst``.
 
     ``dst`` must be unbuffered (as :func:`atomic_output` yields). Uses ``os.copy_file_range``
     (in-kernel, no user-space buffer) where the OS has it, and falls back to ``os.pread`` in
     :data:`COPY_CHUNK` pieces. Memory use is bounded by the chunk size.
+
+    ``progress`` is called with the number of bytes copied after each step (64 MiB).
 
     Raises
     ------
@@ -159,21 +167,26 @@ def copy_range(src_fd: int, dst: BinaryIO, offset: int, length: int) -> None:
     """
     dst_fd = dst.fileno()
     done = 0
+    step = 1 << 30 if progress is None else 64 << 20
     if hasattr(os, "copy_file_range"):
         # Some filesystems/kernels refuse (EXDEV, EINVAL, ENOSYS...): fall back to plain copies
         # from wherever it stopped (the destination offset has advanced by what was copied).
         with contextlib.suppress(OSError):
             while done < length:
-                n = os.copy_file_range(src_fd, dst_fd, min(length - done, 1 << 30), offset + done)
+                n = os.copy_file_range(src_fd, dst_fd, min(length - done, step), offset + done)
                 if n == 0:
                     break
                 done += n
+                if progress is not None:
+                    progress(n)
     while done < length:
         chunk = os.pread(src_fd, min(COPY_CHUNK, length - done), offset + done)
         if not chunk:
             raise OSError(5, f"source ended {length - done} bytes early")
         write_all(dst, chunk)
         done += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
 
 
 def write_all(dst: BinaryIO, data: bytes) -> None:
@@ -192,6 +205,7 @@ def write_renamed(
     in_place: bool = False,
     verify: bool = True,
     backup: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write ``dest`` with the records of ``src`` chosen by ``selection`` under new names.
 
@@ -215,6 +229,8 @@ def write_renamed(
         ones and every record's bytes equal the source record's (compared chunk by chunk).
     backup:
         Keep the old ``dest``, if any, under this path.
+    progress:
+        Called with the number of record bytes copied, as the copy goes.
 
     Raises
     ------
@@ -233,7 +249,7 @@ def write_renamed(
     with atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (f, tmp):
         write_all(f, encode_list_header(len(selection)))
         for offset, length in ranges:
-            copy_range(src.fileno(), f, offset, length)
+            copy_range(src.fileno(), f, offset, length, progress)
         write_all(f, encode_names(names))
         if verify:
             verify_copy(src, tmp, selection, dest)

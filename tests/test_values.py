@@ -138,3 +138,43 @@ def test_text_report(pair: tuple[Path, Path]) -> None:
     assert result.exit_code == 1
     assert "Values: 2 equal bit for bit, 0 within tolerance, 1 differ." in result.stdout
     assert "first at [1, 0, 3]: 15 vs 15.25" in result.stdout
+
+
+class _FakeTerminal:
+    """A stderr that says it is a terminal and keeps what was written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        raise OSError("no descriptor")
+
+
+def test_progress_bar_only_on_a_terminal_and_for_long_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from paramtool.render import progress_bar
+
+    fake = _FakeTerminal()
+    monkeypatch.setattr("sys.stderr", fake)
+    with progress_bar(1 << 30, "copying records") as advance:
+        advance(1 << 29)
+    assert "copying records" in fake.text
+    fake.text = ""
+    with progress_bar(1 << 20, "copying records") as advance:  # short work: no bar
+        advance(1 << 20)
+    assert fake.text == ""
+    monkeypatch.setattr(fake, "isatty", lambda: False)
+    with progress_bar(1 << 30, "copying records") as advance:  # piped: no bar
+        advance(1 << 30)
+    assert fake.text == ""

@@ -7,7 +7,7 @@ imports MXNet, and only when that backend is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -118,10 +118,12 @@ class Backend(Protocol):
         in_place: bool,
         verify: bool = True,
         backup: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Write ``dest`` with entries ``(index into list_file(src).entries, new name)``,
         atomically; ``verify`` re-reads the result before it replaces ``dest``; ``backup``
-        keeps the old ``dest`` under that path."""
+        keeps the old ``dest`` under that path; ``progress(nbytes)`` reports copied bytes
+        where the backend can."""
         ...
 
 

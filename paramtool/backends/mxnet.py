@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from paramtool.backends import Entry, Listing
@@ -151,6 +151,7 @@ def rewrite(
     in_place: bool,
     verify: bool = True,
     backup: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Load ``src`` with ``mx.nd.load`` and save the selection with ``mx.nd.save``, atomically.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from paramtool import npz
 from paramtool.backends import Entry, Listing
@@ -59,6 +59,7 @@ def rewrite(
     in_place: bool,
     verify: bool = True,
     backup: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
@@ -74,4 +75,12 @@ def rewrite(
         )
         return
     with open_params(src) as pf:
-        write_renamed(pf, dest, selection, in_place=in_place, verify=verify, backup=backup)
+        write_renamed(
+            pf,
+            dest,
+            selection,
+            in_place=in_place,
+            verify=verify,
+            backup=backup,
+            progress=progress,
+        )
