@@ -397,7 +397,11 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
             "name count",
             c.pos - 8,
         )
+    if k and c.left <= NAME_TABLE_READ:
+        _read_names_at_once(c, records)
     for i in range(k):
+        if records[i].name is not None:
+            continue
         c.record = i
         length = c.u64("name length")
         if length > c.left:
@@ -417,6 +421,31 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
         size=size,
     )
     return layout, c.bytes_read
+
+
+#: A name table up to this size (bytes left after the records) is read in one piece.
+NAME_TABLE_READ = 64 << 20
+
+
+def _read_names_at_once(c: _Cursor, records: list[Record]) -> None:
+    """Decode as many names as are well formed from one read of the rest of the file; the
+    careful loop in :func:`read_layout` takes over from the first bad one (and reports it)."""
+    start = c.pos
+    buf = c.f.read(c.left)
+    pos = 0
+    end = len(buf)
+    unpack = _U64.unpack_from
+    for rec in records:
+        if pos + 8 > end:
+            break
+        (length,) = unpack(buf, pos)
+        if length > end - pos - 8:
+            break
+        rec.name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
+        pos += 8 + length
+    c.pos = start + pos
+    c.bytes_read += len(buf)
+    c.f.seek(c.pos)
 
 
 def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:
@@ -441,8 +470,14 @@ def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:
     return tuple(shape)
 
 
+_HEAD = struct.Struct("<Iii")
+
+
 def _read_record(c: _Cursor, index: int) -> Record:
     offset = c.pos
+    fast = _read_dense_fast(c, index, offset)
+    if fast is not None:
+        return fast
     word = c.u32("record magic")
     stype = STYPE_DEFAULT
     if word in (MAGIC_V2, MAGIC_V3):
@@ -497,6 +532,40 @@ def _read_record(c: _Cursor, index: int) -> Record:
     return Record(
         index, version, stype, shape, dtype, (dev_type, dev_id), offset, data_offset, nbytes, c.pos
     )
+
+
+def _read_dense_fast(c: _Cursor, index: int, offset: int) -> Record | None:
+    """The common case, a well-formed dense V2/V3 record, in two reads. Returns None (and
+    leaves the cursor where it was) for anything else, which the careful path then reads field
+    by field, so that every error names its exact field."""
+    if c.left < 24:
+        return None
+    f = c.f
+    word, stype, ndim = _HEAD.unpack(f.read(12))
+    if word not in (MAGIC_V2, MAGIC_V3) or stype != STYPE_DEFAULT or not 0 <= ndim <= 64:
+        f.seek(offset)
+        return None
+    version = 2 if word == MAGIC_V2 else 3
+    head = 24 + 8 * ndim
+    if (version == 2 and ndim == 0) or head > c.left:
+        f.seek(offset)
+        return None
+    rest = f.read(head - 12)
+    shape = struct.unpack_from(f"<{ndim}q", rest)
+    dev_type, dev_id, flag = _I32x3.unpack_from(rest, 8 * ndim)
+    dtype = DTYPES.get(flag)
+    nbytes = bytes_capped(shape, dtype.itemsize) if dtype is not None else 0
+    if dtype is None or (shape and min(shape) < 0) or nbytes > c.left - head:
+        f.seek(offset)
+        return None
+    data_offset = offset + head
+    c.pos = data_offset + nbytes
+    c.bytes_read += head
+    f.seek(c.pos)
+    return Record(
+        index, version, STYPE_DEFAULT, shape, dtype, (dev_type, dev_id), offset, data_offset,
+        nbytes, c.pos,
+    )  # fmt: skip
 
 
 def _read_sparse(c: _Cursor, index: int, offset: int, stype: int) -> Record:

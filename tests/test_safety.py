@@ -141,8 +141,8 @@ def test_a_bad_copy_is_caught_by_verification(
 ) -> None:
     real_copy = paramtool.writer.copy_range
 
-    def corrupting_copy(src_fd: int, dst, offset: int, length: int) -> None:  # type: ignore[no-untyped-def]
-        real_copy(src_fd, dst, offset, length)
+    def corrupting_copy(src_fd: int, dst, offset: int, length: int, progress=None) -> None:  # type: ignore[no-untyped-def]
+        real_copy(src_fd, dst, offset, length, progress)
         os.pwrite(dst.fileno(), b"\xff", dst.tell() - 1)  # flip the last byte copied
 
     monkeypatch.setattr(paramtool.writer, "copy_range", corrupting_copy)
