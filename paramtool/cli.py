@@ -33,6 +33,7 @@ from paramtool.render import (
     print_table,
     progress_bar,
     set_color,
+    write_lines,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -221,19 +222,6 @@ def _echo_json_with_list(doc: dict[str, Any], key: str, items: list[Any]) -> Non
     sys.stdout.flush()
 
 
-def _write_lines(lines: Any) -> None:
-    """Write many lines at once (``click.echo`` per line costs ~10 µs each)."""
-    buf = []
-    for line in lines:
-        buf.append(line)
-        if len(buf) >= 4096:
-            sys.stdout.write("\n".join(buf) + "\n")
-            buf.clear()
-    if buf:
-        sys.stdout.write("\n".join(buf) + "\n")
-    sys.stdout.flush()
-
-
 def _entry_json(e: Entry, index: int) -> dict[str, Any]:
     return {
         "index": index,
@@ -383,7 +371,7 @@ def ls_command(
     elif fmt == "names":
         if not listing.named and listing.entries:
             _warn(f"{file}: an unnamed list has no names")
-        _write_lines(display_name(e.name, 0) for _, e in indexed if e.name is not None)
+        write_lines(display_name(e.name, 0) for _, e in indexed if e.name is not None)
     elif stats:
         _print_stats_table(listing, indexed, summary, array_stats)
     else:

@@ -570,7 +570,7 @@ def test_stdout_failure_is_one_line_exit_3() -> None:
 def test_broken_pipe_exits_141_quietly(tmp_path: Path) -> None:
     many = tmp_path / "many.params"  # a listing larger than any pipe buffer
     paramtool.save(
-        many, {f"block{i}_conv{i}_weight_with_a_long_name": np.zeros(1) for i in range(5000)}
+        many, {f"block{i}_conv{i}_weight_with_a_long_name": np.zeros(1) for i in range(20000)}
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "paramtool", "ls", str(many)],
