@@ -13,6 +13,8 @@ Importing this package imports neither numpy nor MXNet.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from paramtool.errors import (
     BackendError,
     BackendUnavailableError,
@@ -24,14 +26,42 @@ from paramtool.errors import (
     UnsupportedFormatError,
     WriteRefusedError,
 )
-from paramtool.format import DTYPES, DType, Record
-from paramtool.index import ParamsFile, SparseArray, bfloat16_dtype, load, open_params
-from paramtool.writer import save
+
+if TYPE_CHECKING:
+    from paramtool.format import DTYPES, DType, Record
+    from paramtool.index import ParamsFile, SparseArray, bfloat16_dtype, load, open_params
+    from paramtool.writer import save
+
+    open = open_params
 
 __version__ = "0.1.0"
 
-#: ``paramtool.open(path)``: the lazy index, same as :func:`open_params`.
-open = open_params
+#: Public names that live in submodules, imported on first use (PEP 562) so that
+#: ``import paramtool`` (and so every command's start-up) stays cheap.
+_LAZY = {
+    "DTYPES": "paramtool.format",
+    "DType": "paramtool.format",
+    "Record": "paramtool.format",
+    "ParamsFile": "paramtool.index",
+    "SparseArray": "paramtool.index",
+    "bfloat16_dtype": "paramtool.index",
+    "load": "paramtool.index",
+    "open_params": "paramtool.index",
+    "open": "paramtool.index",
+    "save": "paramtool.writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'paramtool' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), "open_params" if name == "open" else name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DTYPES",

@@ -35,9 +35,9 @@ actually read).
 
 from __future__ import annotations
 
+import os
 import struct
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from paramtool.errors import FormatError, UnsupportedFormatError
 
@@ -60,8 +60,7 @@ STYPE_NAMES = {0: "default", 1: "row_sparse", 2: "csr"}
 DEVICE_NAMES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
 
 
-@dataclass(frozen=True)
-class DType:
+class DType(NamedTuple):
     """One MXNet ``type_flag`` (mshadow ``enum TypeFlag``, spec §5).
 
     Attributes
@@ -113,7 +112,6 @@ _U64 = struct.Struct("<Q")
 _I32x3 = struct.Struct("<iii")
 
 
-@dataclass(slots=True)
 class Record:
     """Header facts about one array record; the array data is not read.
 
@@ -155,20 +153,59 @@ class Record:
         unnamed list.
     """
 
-    index: int
-    version: int
-    stype: int
-    shape: tuple[int, ...]
-    dtype: DType | None
-    context: tuple[int, int] | None
-    offset: int
-    data_offset: int
-    nbytes: int
-    end: int
-    name: str | None = None
-    storage_shape: tuple[int, ...] | None = None
-    aux: tuple[tuple[DType, tuple[int, ...]], ...] = ()
-    storage_shape_stored: tuple[int, ...] | None = None
+    # A plain class with __slots__ rather than a dataclass: dataclasses compile their methods
+    # at import time, which every command's start-up would pay for.
+    __slots__ = (
+        "aux", "context", "data_offset", "dtype", "end", "index", "name", "nbytes", "offset",
+        "shape", "storage_shape", "storage_shape_stored", "stype", "version",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        index: int,
+        version: int,
+        stype: int,
+        shape: tuple[int, ...],
+        dtype: DType | None,
+        context: tuple[int, int] | None,
+        offset: int,
+        data_offset: int,
+        nbytes: int,
+        end: int,
+        name: str | None = None,
+        storage_shape: tuple[int, ...] | None = None,
+        aux: tuple[tuple[DType, tuple[int, ...]], ...] = (),
+        storage_shape_stored: tuple[int, ...] | None = None,
+    ) -> None:
+        self.index = index
+        self.version = version
+        self.stype = stype
+        self.shape = shape
+        self.dtype = dtype
+        self.context = context
+        self.offset = offset
+        self.data_offset = data_offset
+        self.nbytes = nbytes
+        self.end = end
+        self.name = name
+        self.storage_shape = storage_shape
+        self.aux = aux
+        self.storage_shape_stored = storage_shape_stored
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (names are filled in after the walk)
+
+    def __repr__(self) -> str:
+        return (
+            f"Record(index={self.index}, name={self.name!r}, version={self.version}, "
+            f"stype={self.stype}, shape={self.shape}, dtype={self.dtype_name}, "
+            f"offset={self.offset}, nbytes={self.nbytes})"
+        )
 
     @property
     def stype_name(self) -> str:
@@ -215,7 +252,6 @@ class Record:
         return f"{DEVICE_NAMES.get(dev_type, f'device{dev_type}')}({dev_id})"
 
 
-@dataclass(slots=True)
 class FileLayout:
     """Everything :func:`read_layout` learns from a file's headers and name table.
 
@@ -235,12 +271,23 @@ class FileLayout:
         File size in bytes; ``size - names_end`` bytes trail the name table (MXNet ignores them).
     """
 
-    records: list[Record]
-    named: bool
-    reserved: int
-    records_end: int
-    names_end: int
-    size: int
+    __slots__ = ("named", "names_end", "records", "records_end", "reserved", "size")
+
+    def __init__(
+        self,
+        records: list[Record],
+        named: bool,
+        reserved: int,
+        records_end: int,
+        names_end: int,
+        size: int,
+    ) -> None:
+        self.records = records
+        self.named = named
+        self.reserved = reserved
+        self.records_end = records_end
+        self.names_end = names_end
+        self.size = size
 
     @property
     def trailing_bytes(self) -> int:
@@ -303,6 +350,24 @@ class _Cursor:
     def u64(self, field: str) -> int:
         value: int = _U64.unpack(self.take(8, field))[0]
         return value
+
+
+def sniff_container(path: str) -> str | None:
+    """``"npz"`` for a ZIP archive (an MXNet 2.x ``.params``), ``"npy"`` for a bare ``.npy``
+    file, None otherwise (an NDArray list, or something else that the reader will name; also
+    for anything but a regular file, which is never opened here: a FIFO would block)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "npz"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    return None
 
 
 def describe_foreign(head: bytes) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from paramtool.errors import FormatError
@@ -35,7 +34,6 @@ def bfloat16_dtype() -> np.dtype:  # type: ignore[type-arg]
     return np.dtype([(BFLOAT16_FIELD, "<u2")])
 
 
-@dataclass
 class SparseArray:
     """A row_sparse or csr array as stored in a ``.params`` file (spec §7).
 
@@ -55,11 +53,27 @@ class SparseArray:
         csr only: ``(rows + 1,)`` offsets into ``data``/``indices`` per row; None for row_sparse.
     """
 
-    stype: str
-    shape: tuple[int, ...]
-    data: np.ndarray  # type: ignore[type-arg]
-    indices: np.ndarray  # type: ignore[type-arg]
-    indptr: np.ndarray | None = None  # type: ignore[type-arg]
+    __slots__ = ("data", "indices", "indptr", "shape", "stype")
+
+    def __init__(
+        self,
+        stype: str,
+        shape: tuple[int, ...],
+        data: np.ndarray,  # type: ignore[type-arg]
+        indices: np.ndarray,  # type: ignore[type-arg]
+        indptr: np.ndarray | None = None,  # type: ignore[type-arg]
+    ) -> None:
+        self.stype = stype
+        self.shape = tuple(shape)
+        self.data = data
+        self.indices = indices
+        self.indptr = indptr
+
+    def __repr__(self) -> str:
+        return (
+            f"SparseArray({self.stype!r}, shape={self.shape}, stored={self.data.shape}, "
+            f"dtype={self.data.dtype})"
+        )
 
     @property
     def dtype(self) -> np.dtype:  # type: ignore[type-arg]

@@ -18,8 +18,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from paramtool.errors import RenameError
 
@@ -37,8 +36,7 @@ def split_tag(name: str) -> tuple[str, str]:
     return "", name
 
 
-@dataclass(frozen=True)
-class Scheme:
+class Scheme(NamedTuple):
     """How a file's parameters are named.
 
     Attributes
@@ -55,7 +53,7 @@ class Scheme:
 
     kind: SchemeKind
     root_prefix: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] | None = None
 
     def describe(self) -> str:
         """One human-readable phrase, e.g. ``"prefixed (root prefix model0_)"``."""
@@ -69,7 +67,7 @@ class Scheme:
             "empty": "empty (no arrays)",
         }[self.kind]
         if self.kind == "mixed":
-            parts = [f"{v} {k}" for k, v in self.counts.items() if v]
+            parts = [f"{v} {k}" for k, v in (self.counts or {}).items() if v]
             text += " (" + ", ".join(parts) + ")"
         if self.root_prefix:
             text += f", root prefix {self.root_prefix}"
@@ -150,8 +148,7 @@ def detect_scheme(names: Sequence[str | None]) -> Scheme:
     return Scheme("flat", None, counts)
 
 
-@dataclass(frozen=True)
-class RenamePlan:
+class RenamePlan(NamedTuple):
     """Result of :func:`plan_prefix_rename`.
 
     Attributes

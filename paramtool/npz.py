@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from paramtool.errors import FormatError
-from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text
+from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text, sniff_container
 from paramtool.writer import atomic_output
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -70,16 +70,7 @@ def _guarded(fn: F) -> F:
 
 def sniff(path: str) -> str | None:
     """``"npz"`` for a ZIP archive, ``"npy"`` for a bare ``.npy`` file, else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(6)
-    except OSError:
-        return None
-    if head.startswith(ZIP_MAGICS):
-        return "npz"
-    if head.startswith(NPY_MAGIC):
-        return "npy"
-    return None
+    return sniff_container(path)
 
 
 @dataclass(frozen=True)

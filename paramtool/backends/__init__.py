@@ -8,15 +8,13 @@ imports MXNet, and only when that backend is asked for.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 BackendName = Literal["native", "mxnet"]
 BACKENDS: tuple[BackendName, ...] = ("native", "mxnet")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One array of a file, as a listing shows it.
 
     Attributes
@@ -65,8 +63,7 @@ class Entry:
         return n
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
+class Listing(NamedTuple):
     """What a backend reports about a whole file.
 
     Attributes

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
-from paramtool import npz
 from paramtool.backends import Entry, Listing
-from paramtool.format import STYPE_NAMES
+from paramtool.format import STYPE_NAMES, sniff_container
 from paramtool.index import open_params
 from paramtool.writer import write_renamed
 
@@ -22,7 +21,9 @@ def list_file(path: str) -> Listing:
     FormatError, UnsupportedFormatError
         As :func:`paramtool.index.open_params` and :func:`paramtool.npz.list_npz`.
     """
-    kind = npz.sniff(path) if os.path.isfile(path) else None
+    kind = sniff_container(path)
+    if kind in ("npz", "npy"):
+        from paramtool import npz
     if kind == "npz":
         entries = [
             Entry(e.name, e.shape, e.dtype, e.nbytes, e.stype, e.stored) for e in npz.list_npz(path)
@@ -63,7 +64,9 @@ def rewrite(
 ) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
-    if npz.sniff(src) == "npz":
+    if sniff_container(src) == "npz":
+        from paramtool import npz
+
         npz.rewrite_npz(
             src,
             dest,
