@@ -488,6 +488,10 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
     return layout, c.bytes_read
 
 
+#: Most dims a record may have: numpy 2's limit (numpy 1.x: 32). A real checkpoint never has
+#: more, and a hostile one could otherwise make a shape tuple several times the file's size.
+MAX_NDIM = 64
+
 #: A name table up to this size (bytes left after the records) is read in one piece.
 NAME_TABLE_READ = 64 << 20
 
@@ -524,6 +528,12 @@ def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:
         width, fmt = 8, "q"
         if ndim < 0:
             raise c.fail(f"ndim {ndim} is negative", "ndim", start)
+    if ndim > MAX_NDIM:
+        raise c.fail(
+            f"ndim {ndim} is more than {MAX_NDIM} (numpy's limit; MXNet never writes that many)",
+            "ndim",
+            start,
+        )
     if ndim * width > c.left:
         raise c.fail(
             f"ndim {ndim} needs {ndim * width} bytes of dims, only {c.left} left", "ndim", start

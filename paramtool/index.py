@@ -292,7 +292,14 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
     if kind == "npy":
         import numpy as np
 
-        return [np.load(os.fspath(path))]
+        entry = npz.list_npy(os.fspath(path))  # validates the header and the size first
+        try:
+            array = np.load(os.fspath(path), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise FormatError(os.fspath(path), f"unreadable .npy file ({e})") from None
+        if array.shape != entry.shape:
+            raise FormatError(os.fspath(path), "unreadable .npy file (shape)")
+        return [array]
     with open_params(path) as pf:
         if not pf.named or not len(pf):
             return [pf.read(r) for r in pf]

@@ -13,16 +13,16 @@ each member's bytes into a new archive under the new name.
 
 from __future__ import annotations
 
-import ast
 import functools
 import os
+import re
 import shutil
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 from paramtool.errors import FormatError
 from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text, sniff_container
@@ -114,16 +114,35 @@ def parse_npy_header(head: bytes, where: str) -> NpyHeader:
     text = head[start : start + hlen]
     if len(text) < hlen:
         raise FormatError(where, f"truncated .npy header (needs {hlen} bytes)")
-    try:
-        d = ast.literal_eval(text.decode("latin1"))
-        descr, fortran, shape = d["descr"], bool(d["fortran_order"]), tuple(d["shape"])
-    except (ValueError, SyntaxError, KeyError, TypeError, RecursionError, MemoryError) as e:
-        raise FormatError(where, f"unreadable .npy header ({type(e).__name__})") from None
-    if not isinstance(descr, str) or descr[1:] not in NPY_DTYPES:
+    descr, fortran, shape = _parse_header_dict(text.decode("latin1"), where)
+    if descr[1:] not in NPY_DTYPES:
         raise FormatError(where, f"unsupported .npy dtype {descr!r}")
-    if any(not isinstance(n, int) or n < 0 for n in shape):
-        raise FormatError(where, f"bad .npy shape {shape!r}")
     return NpyHeader(NPY_DTYPES[descr[1:]], shape, fortran, start + hlen)
+
+
+_DESCR = re.compile(r"""['"]descr['"]\s*:\s*['"]([^'"]{1,16})['"]""")
+_FORTRAN = re.compile(r"""['"]fortran_order['"]\s*:\s*(True|False)""")
+_SHAPE = re.compile(r"""['"]shape['"]\s*:\s*\(([0-9,\s]{0,2000})\)""")
+#: numpy 2 allows 64 dims (numpy 1.x: 32); MXNet never writes more.
+MAX_NDIM = 64
+
+
+def _parse_header_dict(text: str, where: str) -> tuple[str, bool, tuple[int, ...]]:
+    """The three keys of numpy's header dict (``{'descr': '<f4', 'fortran_order': False,
+    'shape': (2, 3), }``), read with bounded regular expressions: no ``eval``, no syntax tree,
+    so no header can cost more than its own size."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise FormatError(where, "unreadable .npy header (not a dict)")
+    descr, fortran, shape = _DESCR.search(body), _FORTRAN.search(body), _SHAPE.search(body)
+    if descr is None or fortran is None or shape is None:
+        raise FormatError(where, "unreadable .npy header (descr, fortran_order or shape)")
+    dims = [d.strip() for d in shape.group(1).split(",")]
+    if dims and dims[-1] == "":
+        dims.pop()
+    if any(not d.isdigit() for d in dims) or len(dims) > MAX_NDIM:
+        raise FormatError(where, f"bad .npy shape ({shape.group(1)[:40]})")
+    return descr.group(1), fortran.group(1) == "True", tuple(int(d) for d in dims)
 
 
 @dataclass(frozen=True)
@@ -139,22 +158,37 @@ class NpzEntry:
     members: tuple[str, ...]
 
 
+def _read_npy_header(f: IO[bytes], available: int, where: str) -> NpyHeader:
+    """Read and parse a ``.npy`` header from ``f``, checking the version and the header length
+    against :data:`MAX_HEADER` and the ``available`` bytes before reading the header text."""
+    head = f.read(12)
+    if not head.startswith(NPY_MAGIC) or len(head) < 10:
+        raise FormatError(where, "not a .npy member (bad magic)")
+    if head[6] == 1:
+        hlen, start = struct.unpack("<H", head[8:10])[0], 10
+    elif head[6] in (2, 3) and len(head) >= 12:
+        hlen, start = struct.unpack("<I", head[8:12])[0], 12
+    else:
+        raise FormatError(where, f"unknown .npy format version {head[6]}")
+    if hlen > MAX_HEADER or start + hlen > available:
+        raise FormatError(
+            where, f".npy header of {hlen} bytes is longer than the limit or the data"
+        )
+    return parse_npy_header(head + f.read(start + hlen - len(head)), where)
+
+
 def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> NpyHeader:
+    """The header of one member, checked against the member's size (a member shorter than its
+    header promises is damaged)."""
+    where = f"{path}: member {info.filename}"
     with zf.open(info) as f:
-        head = f.read(12)
-        if head.startswith(NPY_MAGIC) and len(head) >= 10:
-            hlen = (
-                struct.unpack("<H", head[8:10])[0]
-                if head[6] == 1
-                else (struct.unpack("<I", head[8:12])[0] if len(head) >= 12 else 0)
-            )
-            head += f.read(min(hlen, 1 << 20))
-    return parse_npy_header(head, f"{path}: member {info.filename}")
-
-
-def _read_member_raw(zf: zipfile.ZipFile, name: str) -> bytes:
-    with zf.open(name) as f:
-        return f.read()
+        h = _read_npy_header(f, info.file_size, where)
+    need = h.header_len + bytes_capped(h.shape, h.itemsize)
+    if info.file_size < need:
+        raise FormatError(
+            where, f"member is {info.file_size} bytes, its .npy header needs {size_text(need)}"
+        )
+    return h
 
 
 @_guarded
@@ -219,8 +253,9 @@ def list_npz(path: str) -> list[NpzEntry]:
                     )
                 stype = "csr" if "indptr" in parts else "row_sparse"
                 shape_h = _member_header(zf, parts["shape"], path)
-                raw = _read_member_raw(zf, parts["shape"].filename)[shape_h.header_len :]
                 count = bytes_capped(shape_h.shape, 1)
+                with zf.open(parts["shape"]) as f:  # only the bytes needed, never the member
+                    raw = f.read(shape_h.header_len + 8 * min(count, 64))[shape_h.header_len :]
                 if shape_h.dtype != "int64" or count > 64 or len(raw) < 8 * count:
                     raise FormatError(path, f"sparse array {name!r}: bad shape.npy")
                 shape = struct.unpack(f"<{count}q", raw[: 8 * count])
@@ -250,17 +285,9 @@ def list_npz(path: str) -> list[NpzEntry]:
 @_guarded
 def list_npy(path: str) -> NpzEntry:
     """A bare ``.npy`` file (MXNet 2.x saving one unnamed dense array)."""
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) >= 10:
-            hlen = (
-                struct.unpack("<H", head[8:10])[0]
-                if head[6] == 1
-                else (struct.unpack("<I", head[8:12])[0] if len(head) >= 12 else 0)
-            )
-            head += f.read(min(hlen, 1 << 20))
-    h = parse_npy_header(head, path)
     size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        h = _read_npy_header(f, size, path)
     nbytes = bytes_capped(h.shape, h.itemsize)
     if size < h.header_len + nbytes:
         raise FormatError(path, f"file ends early (.npy data needs {size_text(nbytes)} bytes)")
