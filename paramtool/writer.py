@@ -255,14 +255,32 @@ def write_renamed(
             verify_copy(src, tmp, selection, dest)
 
 
+def _read_into(fd: int, buf: bytearray, offset: int) -> int:
+    """Fill ``buf`` from ``offset``; ``os.preadv`` where the OS has it (Linux, BSD), else
+    ``os.pread`` and a copy (macOS)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
+    data = os.pread(fd, len(buf), offset)
+    buf[: len(data)] = data
+    return len(data)
+
+
 def same_bytes(fd_a: int, offset_a: int, fd_b: int, offset_b: int, length: int) -> bool:
     """Whether ``length`` bytes at ``offset_a`` of ``fd_a`` equal those at ``offset_b`` of
-    ``fd_b``, compared in :data:`COPY_CHUNK` pieces (memory bounded by two chunks)."""
+    ``fd_b``, compared in :data:`COPY_CHUNK` pieces read into two reused buffers (memory
+    bounded by two chunks, no allocation per chunk)."""
+    size = min(COPY_CHUNK, length)
+    buf_a, buf_b = bytearray(size), bytearray(size)
     done = 0
     while done < length:
-        n = min(COPY_CHUNK, length - done)
-        a = os.pread(fd_a, n, offset_a + done)
-        if len(a) != n or a != os.pread(fd_b, n, offset_b + done):
+        n = min(size, length - done)
+        if n < size:
+            buf_a, buf_b = bytearray(n), bytearray(n)
+        if _read_into(fd_a, buf_a, offset_a + done) != n:
+            return False
+        if _read_into(fd_b, buf_b, offset_b + done) != n:
+            return False
+        if buf_a != buf_b:
             return False
         done += n
     return True
