@@ -77,8 +77,8 @@ def write_options(f: F) -> F:
     f = click.option(
         "--backup",
         metavar="SUFFIX",
-        help="Keep the file being replaced (SRC with --in-place, or DEST with --force) as "
-        "FILE+SUFFIX, e.g. --backup .orig.",
+        help="Keep the file being replaced (the file written over: SRC for an in-place "
+        "rewrite, DEST with --force) as FILE+SUFFIX, e.g. --backup .orig.",
     )(f)
     f = click.option(
         "--no-verify",
@@ -724,16 +724,26 @@ def model_options(f: F) -> F:
     return f
 
 
+def _not_nan(value: float, name: str) -> float:
+    if value != value:
+        raise click.BadParameter("must be a number, not nan", param_hint=name)
+    return value
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    """``1,3,224,224`` (or ``1x3x224x224``) -> ``(1, 3, 224, 224)``; every dim a positive
+    integer, nothing else."""
+    parts = text.replace("x", ",").split(",")
+    if not parts or any(not p.strip().isdigit() or int(p) <= 0 for p in parts):
+        raise click.BadParameter(f"{text!r} is not a shape like 1,3,224,224")
+    return tuple(int(p) for p in parts)
+
+
 def _check_shapes(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
     for v in value:
-        try:
-            dims = [int(d) for d in v.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise click.BadParameter(f"{v!r} is not a shape like 1,3,224,224") from None
-        if not dims or any(d <= 0 for d in dims):
-            raise click.BadParameter(f"{v!r} is not a shape like 1,3,224,224")
+        _parse_shape(v)
     return value
 
 
@@ -759,9 +769,7 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
         kwargs = parse_model_args(model_args)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--model-arg") from None
-    shapes = [
-        tuple(int(d) for d in s.replace("x", ",").split(",") if d.strip()) for s in input_shapes
-    ]
+    shapes = [_parse_shape(s) for s in input_shapes]
     return load_model(spec, model_args=kwargs, input_shapes=shapes or None)
 
 
@@ -801,6 +809,7 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
 @click.option(
     "--atol",
     type=click.FloatRange(min=0),
+    callback=lambda ctx, param, v: _not_nan(v, "--atol"),
     default=0.0,
     show_default=True,
     help="With --values: absolute tolerance; close means |a-b| <= atol + rtol*|b|.",
@@ -808,6 +817,7 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
 @click.option(
     "--rtol",
     type=click.FloatRange(min=0),
+    callback=lambda ctx, param, v: _not_nan(v, "--rtol"),
     default=0.0,
     show_default=True,
     help="With --values: relative tolerance.",
@@ -1348,19 +1358,31 @@ def _convert(
     if mapping_file is not None and (model_args or input_shapes):
         raise click.UsageError("--model-arg and --input-shape need --model")
     try:
-        target = resolve_destination(src, dest, force=force)
+        target = resolve_destination(src, dest, force=force, can_in_place=False)
     except WriteRefusedError:
         if not dry_run:
             raise
         _warn(f"{dest}: exists; the real run needs --force")
         target = dest
+    if save_mapping and dry_run:
+        raise click.UsageError("--save-mapping writes a file: not with --dry-run")
     mapping_target = None
-    if save_mapping and not dry_run:  # refused before anything is written
-        mapping_target = resolve_destination(src, save_mapping, force=force)
+    if save_mapping:  # refused before anything is written
+        import os
+
+        if os.path.realpath(save_mapping) == os.path.realpath(dest):
+            raise click.UsageError("--save-mapping and -o name the same file")
+        mapping_target = resolve_destination(src, save_mapping, force=force, can_in_place=False)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(mapping_target))):
+            raise WriteRefusedError(f"{save_mapping}: its directory does not exist")
     listing = native.list_file(src)
     if mapping_file is not None:
-        with open(mapping_file, encoding="utf-8") as fh:
-            plan = plan_from_mapping(listing, fh.read(), mapping_file, excludes)
+        try:
+            with open(mapping_file, "rb") as fb:
+                mapping_text = fb.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise RenameError(f"{mapping_file}: not a paramtool mapping file ({e})") from None
+        plan = plan_from_mapping(listing, mapping_text, mapping_file, excludes, target=kind)
         spec = mapping_file
     else:
         assert model_spec is not None
@@ -1393,7 +1415,7 @@ def _convert(
                 progress=advance if listing.container == "ndarray-list" else None,
             )
         click.echo(f"{inert(dest)}: wrote {len(plan.selection)} keys ({kind})", err=True)
-    if mapping_target is not None:
+    if mapping_target is not None:  # checked above: a failure here is the disk's
         text = mapping_json(listing, plan, spec, cast(Any, kind))
         with atomic_output(mapping_target) as (fh, _tmp):
             write_all(fh, text.encode("utf-8") + b"\n")

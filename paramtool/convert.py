@@ -613,7 +613,12 @@ def mapping_json(listing: Listing, plan: ConversionPlan, spec: str, target: Targ
 
 
 def plan_from_mapping(
-    listing: Listing, mapping_text: str, source: str, excludes: Sequence[str] = ()
+    listing: Listing,
+    mapping_text: str,
+    source: str,
+    excludes: Sequence[str] = (),
+    *,
+    target: str | None = None,
 ) -> ConversionPlan:
     """Apply a saved mapping (``--mapping``) to ``listing`` without building the model.
 
@@ -628,13 +633,21 @@ def plan_from_mapping(
         items = [(str(d["from"]), str(d["to"])) for d in doc["entries"]]
         if doc.get("paramtool_mapping") != 1:
             raise KeyError("paramtool_mapping")
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise RenameError(f"{source}: not a paramtool mapping file ({e})") from None
+    saved = doc.get("target")
+    if target is not None and saved != target:
+        raise RenameError(
+            f"{source}: the mapping was saved for {saved} keys, not {target} (save it with the "
+            "command you apply it with)"
+        )
     index = {e.name: i for i, e in enumerate(listing.entries)}
     absent = [f for f, _ in items if f not in index and not excluded([f], excludes)]
     if absent:
+        more = f", … ({len(absent)} in all)" if len(absent) > 5 else ""
         raise RenameError(
-            f"{len(absent)} keys of the mapping are not in {listing.path}: {', '.join(absent[:5])}"
+            f"{len(absent)} keys of the mapping are not in {listing.path}: "
+            f"{', '.join(absent[:5])}{more}"
         )
     mentioned = {f for f, _ in items}
     extra = [
@@ -643,9 +656,10 @@ def plan_from_mapping(
         if e.name not in mentioned and not excluded([e.name], excludes)
     ]
     if extra:
+        more = f", … ({len(extra)} in all)" if len(extra) > 5 else ""
         raise RenameError(
-            f"{len(extra)} keys of {listing.path} are not in the mapping: {', '.join(extra[:5])}"
-            " (leave them out with --exclude GLOB)"
+            f"{len(extra)} keys of {listing.path} are not in the mapping: "
+            f"{', '.join(extra[:5])}{more} (leave them out with --exclude GLOB)"
         )
     selection = [(index[f], t) for f, t in items if f in index and not excluded([f, t], excludes)]
     return ConversionPlan(selection, [f for f, t in items if excluded([f, t], excludes)], [], [])

@@ -397,7 +397,12 @@ def _load_gluon(
             )
         if input_shapes is not None:
             _forward(spec, mx, net, input_shapes)
-    return _describe_block(spec, net)
+    try:
+        return _describe_block(spec, net)
+    except ModelSpecError:
+        raise
+    except Exception as e:  # e.g. --model-arg classes=abc gets as far as the shapes
+        raise ModelSpecError(f"{spec}: the model cannot be described: {_reason(e)}") from None
 
 
 def _forward(spec: str, mx: Any, net: Any, input_shapes: list[tuple[int, ...]]) -> None:

@@ -235,6 +235,8 @@ def plan_prefix_rename(
             "(use --keep-unmatched or --drop-unmatched)"
         )
     if names and matched == 0:
+        if dropped and len(dropped) == len(names) and exclude:
+            raise RenameError("every name is left out by --exclude: nothing to write")
         raise RenameError(f"no name starts with {old!r}")
     empty = [o for _, o, n in keep if o != n and split_tag(n)[1] == ""]
     if empty:

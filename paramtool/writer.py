@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 COPY_CHUNK = 8 << 20
 
 
-def resolve_destination(src: str, dest: str, *, force: bool = False, in_place: bool = False) -> str:
+def resolve_destination(
+    src: str, dest: str, *, force: bool = False, in_place: bool = False, can_in_place: bool = True
+) -> str:
     """Check that writing ``dest`` cannot lose data, and return the path to replace.
 
     Symbolic links are followed: the file they point to is replaced and the link stays (as
@@ -50,6 +52,7 @@ def resolve_destination(src: str, dest: str, *, force: bool = False, in_place: b
         ``dest`` exists and is not a regular file (directory, device, FIFO, socket); ``dest`` is
         the source (same file, also through a symlink or a hard link) without ``in_place``;
         ``dest`` exists (a dangling symlink counts) and neither ``force`` nor ``in_place``.
+        ``can_in_place``: whether the message may suggest ``--in-place``.
     """
     real = os.path.realpath(dest)
     if not os.path.lexists(dest):
@@ -61,9 +64,8 @@ def resolve_destination(src: str, dest: str, *, force: bool = False, in_place: b
         if not stat.S_ISREG(mode):
             raise WriteRefusedError(f"{dest}: is not a regular file (device, FIFO or socket)")
         if not in_place and os.path.exists(src) and os.path.samefile(src, real):
-            raise WriteRefusedError(
-                f"{dest}: is the source file {src}; use --in-place to rewrite it in place"
-            )
+            hint = "; use --in-place to rewrite it in place" if can_in_place else ""
+            raise WriteRefusedError(f"{dest}: is the source file {src}{hint}")
     if not force and not in_place:
         what = "already exists" if os.path.exists(dest) else "is a symlink to a missing file"
         raise WriteRefusedError(f"{dest}: {what} (use --force to overwrite it)")

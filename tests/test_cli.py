@@ -593,3 +593,69 @@ def test_save_rejects_wrong_argument_types(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="NUL"):
         paramtool.save(tmp_path / "x.params", {"a\0b": np.zeros(1)})
     assert list(tmp_path.iterdir()) == []
+
+
+# -- found by the second new-user trial ------------------------------------------------------
+
+TUT = f"{DATA / 'models' / 'tutorial.py'}:build"
+
+
+def test_save_mapping_cannot_be_the_output(tmp_path: Path) -> None:
+    out = tmp_path / "d.params"
+    err = run("to-structural", T1, "--model", TUT, "-o", out, "--save-mapping", out, code=2).stderr
+    assert "name the same file" in err and not out.exists()
+    err = run(
+        "to-structural",
+        T1,
+        "--model",
+        TUT,
+        "-o",
+        out,
+        "--save-mapping",
+        tmp_path / "nodir" / "m.json",
+        code=3,
+    ).stderr
+    assert "directory does not exist" in err and not out.exists()  # refused before writing
+    run(
+        "to-structural",
+        T1,
+        "--model",
+        TUT,
+        "-o",
+        out,
+        "--dry-run",
+        "--save-mapping",
+        tmp_path / "m.json",
+        code=2,
+    )
+
+
+def test_mapping_must_be_a_mapping_of_the_same_kind(tmp_path: Path) -> None:
+    err = run("to-structural", T0, "--mapping", T0, "-o", tmp_path / "x.params", code=3).stderr
+    assert "not a paramtool mapping file" in err and err.count("\n") == 1
+    m = tmp_path / "m.json"
+    run("to-structural", T1, "--model", TUT, "-o", tmp_path / "s.params", "--save-mapping", m)
+    err = run("to-prefixed", T1, "--mapping", m, "-o", tmp_path / "p.params", code=3).stderr
+    assert "saved for structural keys, not prefixed" in err
+    assert not (tmp_path / "p.params").exists()
+
+
+def test_bad_model_args_and_shapes_are_one_line_errors() -> None:
+    if not MXNET:
+        pytest.skip("MXNet 1.9.1 not importable here")
+    err = run("diff", T1, "--model", "zoo:alexnet", "--model-arg", "classes=abc", code=3).stderr
+    assert err.startswith("Error: zoo:alexnet: ") and err.count("\n") == 1
+    for shape in ("1,x", "1,,10", "0,3", "1x"):
+        run("diff", T1, "--model", TUT, "--input-shape", shape, code=2)
+
+
+def test_nan_tolerance_is_a_usage_error() -> None:
+    err = run("diff", T0, T1, "--values", "--atol", "nan", code=2).stderr
+    assert "not nan" in err
+
+
+def test_excluding_everything_says_so(tmp_path: Path) -> None:
+    err = run(
+        "rename-prefix", T0, "model0_", "x_", "-o", tmp_path / "o", "--exclude", "*", code=3
+    ).stderr
+    assert "every name is left out by --exclude" in err
