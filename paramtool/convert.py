@@ -636,7 +636,7 @@ def plan_from_mapping(
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise RenameError(f"{source}: not a paramtool mapping file ({e})") from None
     saved = doc.get("target")
-    if target is not None and saved != target:
+    if target is not None and saved is not None and saved != target:
         raise RenameError(
             f"{source}: the mapping was saved for {saved} keys, not {target} (save it with the "
             "command you apply it with)"
