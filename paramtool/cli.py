@@ -1365,7 +1365,8 @@ def _convert(
         _warn(f"{dest}: exists; the real run needs --force")
         target = dest
     if save_mapping and dry_run:
-        raise click.UsageError("--save-mapping writes a file: not with --dry-run")
+        _warn("--dry-run writes nothing: --save-mapping is ignored")
+        save_mapping = None
     mapping_target = None
     if save_mapping:  # refused before anything is written
         import os

@@ -295,7 +295,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
         entry = npz.list_npy(os.fspath(path))  # validates the header and the size first
         try:
             array = np.load(os.fspath(path), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+        except (ValueError, OSError, EOFError, TypeError, SyntaxError, MemoryError) as e:
+            # numpy's own header parser disagrees with ours on an odd header
             raise FormatError(os.fspath(path), f"unreadable .npy file ({e})") from None
         if array.shape != entry.shape:
             raise FormatError(os.fspath(path), "unreadable .npy file (shape)")

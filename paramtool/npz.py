@@ -120,9 +120,14 @@ def parse_npy_header(head: bytes, where: str) -> NpyHeader:
     return NpyHeader(NPY_DTYPES[descr[1:]], shape, fortran, start + hlen)
 
 
-_DESCR = re.compile(r"""['"]descr['"]\s*:\s*['"]([^'"]{1,16})['"]""")
-_FORTRAN = re.compile(r"""['"]fortran_order['"]\s*:\s*(True|False)""")
-_SHAPE = re.compile(r"""['"]shape['"]\s*:\s*\(([0-9,\s]{0,2000})\)""")
+def _key(name: str) -> str:
+    """A dict key right after ``{`` or ``,``, then the colon."""
+    return r"(?:^\{|,)\s*'" + name + r"'\s*:\s*"
+
+
+_DESCR = re.compile(_key("descr") + r"'([^']{1,16})'")
+_FORTRAN = re.compile(_key("fortran_order") + r"(True|False)")
+_SHAPE = re.compile(_key("shape") + r"\(([0-9,\s]{0,2000})\)")
 #: numpy 2 allows 64 dims (numpy 1.x: 32); MXNet never writes more.
 MAX_NDIM = 64
 
