@@ -209,9 +209,45 @@ def main() -> None:
         "(warm page cache)\n"
     )
     print(f"| {'what':<44} | {'wall':>9} | {'peak RSS':>9} | {'ratio':>7} |")
+    # ratio = this row's time / the reference row's (the last row above it with no ratio)
     print(f"| {'-' * 44} | {'-' * 9} | {'-' * 9} | {'-' * 7} |")
     for label, wall, rss, ratio in rows:
         print(f"| {label:<44} | {wall:>7.3f} s | {rss / 1024:>5.0f} MiB | {ratio:>7} |")
+    print("\nTargets (issue #6):")
+    by = {label: (wall, rss) for label, wall, rss, _ in rows}
+
+    def get(prefix: str) -> tuple[float, int] | None:
+        return next((v for k, v in by.items() if k.startswith(prefix)), None)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    ls, mx, cp_, rn = (
+        get("paramtool ls ("),
+        get("mx.nd.load listing"),
+        get("cp ("),
+        get("paramtool rename-prefix -o"),
+    )
+    if ls and mx:
+        speed = mx[0] / ls[0]
+        print(
+            f"- ls >= 20x faster than the mx.nd.load listing: {speed:.1f}x, "
+            f"{verdict(speed >= 20)}; peak RSS {ls[1] / 1024:.0f} MiB <= 64: "
+            f"{verdict(ls[1] <= 64 * 1024)}"
+        )
+    if rn and cp_:
+        print(
+            f"- rename-prefix <= 1.25x cp: {rn[0] / cp_[0]:.2f}x, {verdict(rn[0] <= 1.25 * cp_[0])}"
+            f"; peak RSS {rn[1] / 1024:.0f} MiB <= 64: {verdict(rn[1] <= 64 * 1024)}"
+        )
+    dv, cat = get("paramtool diff --values"), get("cat A B")
+    if dv and cat:
+        print(f"- diff --values <= 2x cat: {dv[0] / cat[0]:.2f}x, {verdict(dv[0] <= 2 * cat[0])}")
+    small, js = get("paramtool ls (1 KB file)"), get("paramtool ls -f json")
+    if small:
+        print(f"- ls of a small file <= 0.15 s: {small[0]:.3f} s, {verdict(small[0] <= 0.15)}")
+    if js:
+        print(f"- ls -f json of 100 000 entries <= 3 s: {js[0]:.2f} s, {verdict(js[0] <= 3)}")
 
 
 if __name__ == "__main__":
