@@ -62,6 +62,19 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def format_option(choices: list[str], help: str, default: str = "table") -> Callable[[F], F]:
+    """The ``-f/--format`` option every command that prints records takes."""
+    return click.option(
+        "-f",
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 def backend_option(f: F) -> F:
     return click.option(
         "--backend",
@@ -240,14 +253,9 @@ def _entry_json(e: Entry, index: int) -> dict[str, Any]:
 
 @cli.command(name="ls")
 @click.argument("file", type=click.Path())
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "names"]),
-    default="table",
-    show_default=True,
-    help="table: for people; json: one object with a `parameters` list; csv; names: one per line.",
+@format_option(
+    ["table", "json", "csv", "names"],
+    "table: for people; json: one object with a `parameters` list; csv; names: one per line.",
 )
 @click.option(
     "--filter",
@@ -549,15 +557,11 @@ def _json_values(values: Any) -> Any:
 @click.argument("file", type=click.Path())
 @click.argument("name", shell_complete=complete_names)
 @click.option("--full", is_flag=True, help="Print every value (default: summarise large arrays).")
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "csv"]),
-    default="text",
-    show_default=True,
-    help="text: numpy's formatting; json: the values as nested lists; csv: one row per "
+@format_option(
+    ["text", "json", "csv"],
+    "text: numpy's formatting; json: the values as nested lists; csv: one row per "
     "element (its indices, then the value). json and csv always hold every value.",
+    default="text",
 )
 def show_command(file: str, name: str, full: bool, fmt: str) -> None:
     """Print the values of the array NAME.
@@ -618,14 +622,9 @@ def show_command(file: str, name: str, full: bool, fmt: str) -> None:
 
 @cli.command(name="check")
 @click.argument("file", type=click.Path())
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="table: the arrays with NaN or Inf and a summary; json: one object; csv: one row per "
+@format_option(
+    ["table", "json", "csv"],
+    "table: the arrays with NaN or Inf and a summary; json: one object; csv: one row per "
     "array with NaN or Inf.",
 )
 def check_command(file: str, fmt: str) -> None:
@@ -790,15 +789,9 @@ def _load_model(spec: str, model_args: tuple[str, ...], input_shapes: tuple[str,
     help="With --model: the model's root prefix in your process (e.g. model1_), for "
     "--expect prefixed/export.",
 )
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="table: a report for people; json: the full report as one object; csv: one row "
-    "per difference.",
+@format_option(
+    ["table", "json", "csv"],
+    "table: a report for people; json: the full report as one object; csv: one row per difference.",
 )
 @click.option(
     "--values",
