@@ -76,6 +76,7 @@ def format_option(choices: list[str], help: str, default: str = "table") -> Call
 
 
 def backend_option(f: F) -> F:
+    """``--backend native|mxnet`` for the commands that read or write arrays."""
     return click.option(
         "--backend",
         type=click.Choice(BACKENDS),
@@ -104,6 +105,7 @@ def write_options(f: F) -> F:
 
 
 def exclude_option(f: F) -> F:
+    """``--exclude GLOB`` (repeatable) for every command that rewrites names."""
     return click.option(
         "--exclude",
         "excludes",
@@ -1290,6 +1292,7 @@ def _plan_summary(plan: Any, listing: Listing, mood: str) -> str:
 
 
 def conversion_options(f: F) -> F:
+    """The options ``to-structural`` and ``to-prefixed`` share (SRC, -o, --model, ...)."""
     f = click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")(f)
     f = click.option("-n", "--dry-run", is_flag=True, help="Print old -> new, write nothing.")(f)
     f = click.option(

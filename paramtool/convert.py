@@ -85,9 +85,11 @@ class ModelReport:
 
     @property
     def identical(self) -> bool:
+        """The file's keys are exactly what the loader expects, with matching shapes and dtypes."""
         return self.names_ok and not (self.missing or self.unexpected or self.shape or self.dtype)
 
     def to_json(self, prefix: str | None) -> dict[str, Any]:
+        """The full report as JSON-ready data (``diff --model --format json``)."""
         e = self.listing.entries
         ps = self.model.params
 

@@ -245,6 +245,8 @@ class ValueDiff:
     first_b: float | None = None
 
     def to_json(self) -> dict[str, object]:
+        """JSON-ready data; NaN and infinite errors become the strings ``nan``/``inf``."""
+
         def num(x: float | None) -> object:
             if x is None or (x == x and abs(x) != float("inf")):
                 return x

@@ -249,6 +249,7 @@ class ParamsFile:
         return self._f.fileno()
 
     def close(self) -> None:
+        """Close the file; records stay readable, arrays no longer."""
         self._f.close()
 
     def __enter__(self) -> ParamsFile:

@@ -74,6 +74,7 @@ class Scheme(NamedTuple):
         return text
 
     def to_json(self) -> dict[str, object]:
+        """The scheme as JSON-ready data (``kind``, ``root_prefix``, ``description``)."""
         return {
             "kind": self.kind,
             "root_prefix": self.root_prefix,

@@ -71,9 +71,11 @@ class ArrayStats:
 
     @property
     def nonfinite(self) -> bool:
+        """True when the array holds any NaN or Inf."""
         return bool(self.nan or self.inf)
 
     def to_json(self) -> dict[str, Any]:
+        """JSON-ready data (non-finite floats as strings)."""
         return {
             "min": json_number(self.min),
             "max": json_number(self.max),

@@ -125,10 +125,12 @@ class Node:
 
     @property
     def elements(self) -> int:
+        """Elements in this subtree."""
         return sum(e.size for n in self.walk() for _, e in n.entries)
 
     @property
     def nbytes(self) -> int:
+        """Bytes of array data in this subtree."""
         return sum(e.nbytes for n in self.walk() for _, e in n.entries)
 
 

@@ -96,6 +96,7 @@ class Listing(NamedTuple):
 
     @property
     def names(self) -> list[str | None]:
+        """Names in file order (None for each entry of an unnamed list)."""
         return [e.name for e in self.entries]
 
 
