@@ -33,7 +33,8 @@ so listing a file stays cheap (numpy is imported by :mod:`paramtool.index` when 
 actually read).
 """
 
-from __future__ import annotations
+# (no "from __future__ import annotations" here: NamedTuple fields with string annotations
+# are compiled one by one at import, which costs every command ~20 ms of start-up)
 
 import os
 import struct

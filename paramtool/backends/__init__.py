@@ -5,7 +5,8 @@ can run on either and the test suite can compare them. Only :mod:`paramtool.back
 imports MXNet, and only when that backend is asked for.
 """
 
-from __future__ import annotations
+# (no "from __future__ import annotations" here: NamedTuple fields with string annotations
+# are compiled one by one at import, which costs every command ~20 ms of start-up)
 
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple, Protocol
