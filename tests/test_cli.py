@@ -600,15 +600,26 @@ def test_save_rejects_wrong_argument_types(tmp_path: Path) -> None:
 TUT = f"{DATA / 'models' / 'tutorial.py'}:build"
 
 
+def _hand_mapping(path: Path, target: str = "structural") -> Path:
+    """A mapping as ``--save-mapping`` writes it, for T1, made without MXNet."""
+    with paramtool.open(T1) as pf:
+        names = [str(n) for n in pf.names]
+    entries = [{"from": n, "to": n.replace("model1_", "").replace("_", ".", 1)} for n in names]
+    doc = {"paramtool_mapping": 1, "model": "hand", "target": target, "entries": entries}
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def test_save_mapping_cannot_be_the_output(tmp_path: Path) -> None:
     out = tmp_path / "d.params"
-    err = run("to-structural", T1, "--model", TUT, "-o", out, "--save-mapping", out, code=2).stderr
+    m = _hand_mapping(tmp_path / "hand.json")
+    err = run("to-structural", T1, "--mapping", m, "-o", out, "--save-mapping", out, code=2).stderr
     assert "name the same file" in err and not out.exists()
     err = run(
         "to-structural",
         T1,
-        "--model",
-        TUT,
+        "--mapping",
+        m,
         "-o",
         out,
         "--save-mapping",
@@ -616,17 +627,19 @@ def test_save_mapping_cannot_be_the_output(tmp_path: Path) -> None:
         code=3,
     ).stderr
     assert "directory does not exist" in err and not out.exists()  # refused before writing
-    mapping = tmp_path / "m.json"
-    dry = ["to-structural", T1, "--model", TUT, "-o", out, "--dry-run", "--save-mapping", mapping]
+    saved = tmp_path / "m.json"
+    dry = ["to-structural", T1, "--mapping", m, "-o", out, "--dry-run", "--save-mapping", saved]
     assert "--save-mapping is ignored" in run(*dry).stderr
-    assert not mapping.exists() and not out.exists()
+    assert not saved.exists() and not out.exists()
 
 
 def test_mapping_must_be_a_mapping_of_the_same_kind(tmp_path: Path) -> None:
     err = run("to-structural", T0, "--mapping", T0, "-o", tmp_path / "x.params", code=3).stderr
     assert "not a paramtool mapping file" in err and err.count("\n") == 1
-    m = tmp_path / "m.json"
-    run("to-structural", T1, "--model", TUT, "-o", tmp_path / "s.params", "--save-mapping", m)
+    m = _hand_mapping(tmp_path / "m.json")
+    run("to-structural", T1, "--mapping", m, "-o", tmp_path / "s.params")
+    with paramtool.open(tmp_path / "s.params") as pf:
+        assert pf.names[0] == "dense0.weight"
     err = run("to-prefixed", T1, "--mapping", m, "-o", tmp_path / "p.params", code=3).stderr
     assert "saved for structural keys, not prefixed" in err
     assert not (tmp_path / "p.params").exists()
