@@ -45,31 +45,26 @@ def big_params(path: Path, mib: int) -> None:
         f.write(struct.pack("<QQ", 1, 7) + b"model0_")
 
 
+def start_rewrite(
+    tmp_path: Path, src: Path, dst: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], bool]:
+    """Start ``rename-prefix SRC -o DST`` in a process and wait until its temporary file
+    exists; returns the process and whether the temporary file was seen before it ended."""
+    cmd = [sys.executable, "-m", "paramtool", "rename-prefix", str(src), "model0_", "m_"]
+    proc = subprocess.Popen([*cmd, "-o", str(dst), *extra], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return proc, bool(leftovers(tmp_path))
+
+
 def test_sigkill_during_rewrite_loses_nothing(tmp_path: Path) -> None:
     src = tmp_path / "src.params"
     big_params(src, 768)
     before = sha(src)
     dst = tmp_path / "dst.params"
     dst.write_bytes(b"the old destination")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paramtool",
-            "rename-prefix",
-            str(src),
-            "model0_",
-            "m_",
-            "-o",
-            str(dst),
-            "--force",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    seen_tmp = bool(leftovers(tmp_path))
+    proc, seen_tmp = start_rewrite(tmp_path, src, dst, "--force")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert seen_tmp, "the rewrite finished before it could be killed: make the file bigger"
@@ -82,24 +77,8 @@ def test_signals_during_rewrite_remove_the_temporary_file(tmp_path: Path, sig: i
     src = tmp_path / "src.params"
     big_params(src, 512)
     dst = tmp_path / "dst.params"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paramtool",
-            "rename-prefix",
-            str(src),
-            "model0_",
-            "m_",
-            "-o",
-            str(dst),
-        ],
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert leftovers(tmp_path), "the rewrite finished before the signal"
+    proc, seen_tmp = start_rewrite(tmp_path, src, dst)
+    assert seen_tmp, "the rewrite finished before the signal"
     proc.send_signal(sig)
     code = proc.wait()
     assert code == {signal.SIGTERM: 143, signal.SIGINT: 130, signal.SIGHUP: 129}[sig]
