@@ -292,6 +292,24 @@ def _shape(*dims: int) -> bytes:
     return struct.pack(f"<i{len(dims)}q", len(dims), *dims)
 
 
+def _spec_csr(stored_storage: int) -> bytes:
+    """The spec's csr example (§8) [[0,5,0],[0,0,0],[6,0,7]], with the storage shape written
+    as ``(stored_storage,)`` (3 is right; 0 is the stale shape of §7.3)."""
+    return (
+        struct.pack("<Ii", 0xF993FAC9, 2)
+        + _shape(stored_storage)
+        + _shape(3, 3)
+        + struct.pack("<iii", 1, 0, 0)
+        + struct.pack("<i", 6)
+        + _shape(4)
+        + struct.pack("<i", 6)
+        + _shape(3)
+        + np.array([5, 6, 7], "<f4").tobytes()
+        + np.array([0, 1, 1, 3], "<i8").tobytes()
+        + np.array([1, 0, 2], "<i8").tobytes()
+    )
+
+
 def test_sparse_records_from_the_spec(tmp_path: Path) -> None:
     # spec §8 sparse example: r = row_sparse (4,2) rows 1,3 = [1,2],[3,4];
     # c = csr [[0,5,0],[0,0,0],[6,0,7]]
@@ -305,19 +323,7 @@ def test_sparse_records_from_the_spec(tmp_path: Path) -> None:
         + np.array([1, 2, 3, 4], "<f4").tobytes()
         + np.array([1, 3], "<i8").tobytes()
     )
-    csr = (
-        struct.pack("<Ii", 0xF993FAC9, 2)
-        + _shape(3)
-        + _shape(3, 3)
-        + struct.pack("<iii", 1, 0, 0)
-        + struct.pack("<i", 6)
-        + _shape(4)
-        + struct.pack("<i", 6)
-        + _shape(3)
-        + np.array([5, 6, 7], "<f4").tobytes()
-        + np.array([0, 1, 1, 3], "<i8").tobytes()
-        + np.array([1, 0, 2], "<i8").tobytes()
-    )
+    csr = _spec_csr(stored_storage=3)
     assert (len(rsp), len(csr)) == (108, 152)  # record sizes given by the spec (§7.2)
     data = params_file([rsp, csr], ["r", "c"])
     assert len(data) == 310
@@ -344,19 +350,7 @@ def test_sparse_records_from_the_spec(tmp_path: Path) -> None:
 
 def test_stale_sparse_storage_shape_is_healed(tmp_path: Path) -> None:
     # spec §7.3: a csr saved with storage shape (0,) although it holds 3 values
-    csr = (
-        struct.pack("<Ii", 0xF993FAC9, 2)
-        + _shape(0)
-        + _shape(3, 3)
-        + struct.pack("<iii", 1, 0, 0)
-        + struct.pack("<i", 6)
-        + _shape(4)
-        + struct.pack("<i", 6)
-        + _shape(3)
-        + np.array([5, 6, 7], "<f4").tobytes()
-        + np.array([0, 1, 1, 3], "<i8").tobytes()
-        + np.array([1, 0, 2], "<i8").tobytes()
-    )
+    csr = _spec_csr(stored_storage=0)
     after = record_v23(np.arange(2, dtype=np.float32))
     p = write(tmp_path, params_file([csr, after], ["c", "next"]))
     with paramtool.open_params(p) as pf:
