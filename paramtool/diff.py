@@ -197,15 +197,11 @@ VALUE_CHUNK = 1 << 18
 COMPARE_BLOCK = 4 << 20
 
 
-def _read_into(fd: int, buf: bytearray, offset: int, n: int) -> None:
-    """Read ``n`` bytes at ``offset`` into the start of ``buf`` (a reused buffer)."""
-    view = memoryview(buf)[:n]
-    if hasattr(os, "preadv"):
-        got = os.preadv(fd, [view], offset)
-    else:
-        data = os.pread(fd, n, offset)
-        view[: len(data)] = data
-        got = len(data)
+def _read_block(fd: int, buf: bytearray, offset: int, n: int) -> None:
+    """Read ``n`` bytes at ``offset`` into the start of ``buf``; EOF before that is EIO."""
+    from paramtool.writer import read_into
+
+    got = read_into(fd, memoryview(buf)[:n], offset)
     if got != n:
         raise OSError(5, f"file ended {n - got} bytes early")
 
@@ -384,8 +380,8 @@ def compare_values(
             while done < ra.nbytes:
                 n = min(size, ra.nbytes - done)
                 va, vb = memoryview(buf_a)[:n], memoryview(buf_b)[:n]
-                _read_into(fa.fileno(), buf_a, ra.data_offset + done, n)
-                _read_into(fb.fileno(), buf_b, rb.data_offset + done, n)
+                _read_block(fa.fileno(), buf_a, ra.data_offset + done, n)
+                _read_block(fb.fileno(), buf_b, rb.data_offset + done, n)
                 if (buf_a != buf_b) if n == size else (buf_a[:n] != buf_b[:n]):
                     acc.equal = False
                     step = VALUE_CHUNK * item

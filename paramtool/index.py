@@ -286,8 +286,9 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
         As :func:`open_params`.
     """
     from paramtool import npz
+    from paramtool.format import sniff_container
 
-    kind = npz.sniff(os.fspath(path)) if os.path.isfile(path) else None
+    kind = sniff_container(os.fspath(path))
     if kind == "npz":
         return npz.load_npz(os.fspath(path))
     if kind == "npy":

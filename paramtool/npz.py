@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar, cast
 
 from paramtool.errors import FormatError
-from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text, sniff_container
+from paramtool.format import DTYPE_FLAGS, DTYPES, bytes_capped, size_text
 from paramtool.writer import atomic_output
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -66,11 +66,6 @@ def _guarded(fn: F) -> F:
             ) from None
 
     return cast(F, wrapper)
-
-
-def sniff(path: str) -> str | None:
-    """``"npz"`` for a ZIP archive, ``"npy"`` for a bare ``.npy`` file, else None."""
-    return sniff_container(path)
 
 
 @dataclass(frozen=True)

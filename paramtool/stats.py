@@ -14,13 +14,13 @@ cover its stored values plus the zeros it does not store, i.e. the dense array i
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from paramtool import npz
 from paramtool.errors import FormatError
+from paramtool.format import sniff_container
 from paramtool.index import open_params
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def file_stats(
     FormatError, UnsupportedFormatError
         As :func:`paramtool.open_params` and :func:`paramtool.npz.list_npz`.
     """
-    kind = npz.sniff(path) if os.path.isfile(path) else None
+    kind = sniff_container(path)
     opts: dict[str, Any] = {"chunk": chunk, "nonfinite_only": nonfinite_only}
     out: dict[int, ArrayStats] = {}
     if kind == "npy":
@@ -322,7 +322,7 @@ def read_array(path: str, index: int) -> Any:
     """The array at ``index`` (a position in the native listing) of any supported file: a
     numpy array (bfloat16 with :func:`paramtool.bfloat16_dtype`), a
     :class:`paramtool.SparseArray`, or None for an uninitialised ("none") record."""
-    kind = npz.sniff(path) if os.path.isfile(path) else None
+    kind = sniff_container(path)
     if kind == "npy":
         import numpy as np
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from paramtool.errors import WriteRefusedError
 from paramtool.format import (
     DTYPE_FLAGS,
-    HEADER_SIZE,
     encode_dense_header,
     encode_list_header,
     encode_names,
@@ -257,9 +256,10 @@ def write_renamed(
             verify_copy(src, tmp, selection, dest)
 
 
-def _read_into(fd: int, buf: bytearray, offset: int) -> int:
-    """Fill ``buf`` from ``offset``; ``os.preadv`` where the OS has it (Linux, BSD), else
-    ``os.pread`` and a copy (macOS)."""
+def read_into(fd: int, buf: bytearray | memoryview, offset: int) -> int:
+    """Fill ``buf`` from ``offset`` of ``fd`` (a reused buffer: no allocation per read) and
+    return the number of bytes read (fewer only at end of file). ``os.preadv`` where the OS
+    has it (Linux, BSD), else ``os.pread`` and a copy (macOS)."""
     if hasattr(os, "preadv"):
         return os.preadv(fd, [buf], offset)
     data = os.pread(fd, len(buf), offset)
@@ -278,9 +278,9 @@ def same_bytes(fd_a: int, offset_a: int, fd_b: int, offset_b: int, length: int) 
         n = min(size, length - done)
         if n < size:
             buf_a, buf_b = bytearray(n), bytearray(n)
-        if _read_into(fd_a, buf_a, offset_a + done) != n:
+        if read_into(fd_a, buf_a, offset_a + done) != n:
             return False
-        if _read_into(fd_b, buf_b, offset_b + done) != n:
+        if read_into(fd_b, buf_b, offset_b + done) != n:
             return False
         if buf_a != buf_b:
             return False
@@ -456,11 +456,11 @@ def save(
 
 
 __all__ = [
-    "HEADER_SIZE",
     "atomic_output",
     "copy_range",
     "dtype_flag",
     "encode_array",
+    "read_into",
     "resolve_destination",
     "save",
     "write_renamed",

@@ -10,20 +10,11 @@ import struct
 
 import numpy as np
 
+#: type_flag by dtype name (spec §5); bfloat16 (12) is MXNet's structured dtype.
 FLAGS = {
-    "float32": 0,
-    "float64": 1,
-    "float16": 2,
-    "uint8": 3,
-    "int32": 4,
-    "int8": 5,
-    "int64": 6,
-    "bool": 7,
-    "int16": 8,
-    "uint16": 9,
-    "uint32": 10,
-    "uint64": 11,
-}
+    "float32": 0, "float64": 1, "float16": 2, "uint8": 3, "int32": 4, "int8": 5, "int64": 6,
+    "bool": 7, "int16": 8, "uint16": 9, "uint32": 10, "uint64": 11, "bfloat16": 12,
+}  # fmt: skip
 
 
 def header(count: int, reserved: int = 0) -> bytes:

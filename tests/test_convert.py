@@ -137,17 +137,6 @@ def run_without_mxnet(*args: Any) -> subprocess.CompletedProcess[str]:
 # MXNet fixtures and oracles
 
 
-@pytest.fixture(scope="module")
-def mx() -> Any:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import mxnet
-    except Exception:  # ImportError, or AttributeError from MXNet 1.9.1 under numpy >= 1.24
-        pytest.skip(MXNET_MISSING)
-    return mxnet
-
-
 def _module(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import struct
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from helpers import FLAGS
 
 import paramtool
 from paramtool import SparseArray
@@ -48,22 +48,6 @@ BF16 = np.dtype([("bfloat16", "<u2")])
 # Byte builders, from the spec (§2, §3, §7)
 
 MAGIC = {1: 0xF993FAC8, 2: 0xF993FAC9, 3: 0xF993FACA}
-#: type_flag by dtype name (§5); bfloat16 (12) is MXNet's structured dtype.
-FLAGS = {
-    "float32": 0,
-    "float64": 1,
-    "float16": 2,
-    "uint8": 3,
-    "int32": 4,
-    "int8": 5,
-    "int64": 6,
-    "bool": 7,
-    "int16": 8,
-    "uint16": 9,
-    "uint32": 10,
-    "uint64": 11,
-    "bfloat16": 12,
-}
 #: numpy dtype used to decode each flag (bfloat16 as MXNet's structured dtype).
 FLAG_DTYPES = {
     0: np.dtype("<f4"),
@@ -210,18 +194,6 @@ def dense_values(dtype: str, shape: tuple[int, ...]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------
 # MXNet, imported once
-
-
-@pytest.fixture(scope="module")
-def mx() -> Any:
-    """The ``mxnet`` module; skips when ``import mxnet`` raises anything."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import mxnet
-    except Exception:  # ImportError; AttributeError from MXNet 1.9.1 under numpy >= 1.24; ...
-        pytest.skip(MXNET_MISSING)
-    return mxnet
 
 
 class MxArray(NamedTuple):

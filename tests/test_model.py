@@ -15,7 +15,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -433,17 +432,6 @@ def test_gluon_spec_without_mxnet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ------------------------------------------------------------------------------------------
 # Gluon specs, MXNet as the oracle
-
-
-@pytest.fixture(scope="session")
-def mx() -> Any:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import mxnet
-    except Exception:  # ImportError, or AttributeError from MXNet 1.9.1 under numpy >= 1.24
-        pytest.skip(MXNET_MISSING)
-    return mxnet
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shlex
 import struct
-import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,18 +94,6 @@ class Loaded(NamedTuple):
     names: list[str | None]
     arrays: list[np.ndarray]
     named: bool
-
-
-@pytest.fixture(scope="session")
-def mx() -> Any:
-    """The ``mxnet`` module, imported once; skips when it cannot be imported."""
-    try:
-        with warnings.catch_warnings():  # MXNet 1.9.1's import warns about old numpy APIs
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import mxnet
-    except Exception:  # ImportError, or AttributeError from MXNet 1.9.1 under numpy >= 1.24
-        pytest.skip(MXNET_MISSING)
-    return mxnet
 
 
 class Oracle:

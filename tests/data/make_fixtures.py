@@ -51,18 +51,9 @@ def reset():
 # 1. The Gluon naming tutorial's Model
 #    https://mxnet.apache.org/versions/1.9.1/api/python/docs/tutorials/packages/gluon/blocks/naming.html
 # --------------------------------------------------------------------------------------------
-class Model(gluon.Block):
-    def __init__(self, **kwargs):
-        super(Model, self).__init__(**kwargs)
-        with self.name_scope():
-            self.dense0 = gluon.nn.Dense(20)
-            self.dense1 = gluon.nn.Dense(20)
-            self.mydense = gluon.nn.Dense(20, prefix="mydense_")
-
-    def forward(self, x):
-        x = mx.nd.relu(self.dense0(x))
-        x = mx.nd.relu(self.dense1(x))
-        return mx.nd.relu(self.mydense(x))
+# The class lives in models/tutorial.py, which the --model tests build too.
+sys.path.insert(0, os.path.join(HERE, "models"))
+from tutorial import Model  # noqa: E402
 
 
 def make_tutorial(out):

@@ -1,6 +1,6 @@
 """Model builders for ``paramtool --model`` tests (``tests/test_model.py``). Needs MXNet 1.9.1.
 
-``Model`` is the Gluon naming tutorial's model, the same class as in ``../make_fixtures.py``
+``Model`` is the Gluon naming tutorial's model (``../make_fixtures.py`` imports it from here)
 (https://mxnet.apache.org/versions/1.9.1/api/python/docs/tutorials/packages/gluon/blocks/naming.html):
 built first in a fresh process its prefix is ``model0_`` and its parameters are the names in
 ``../tutorial-model0.params``.
