@@ -38,7 +38,9 @@ actually read).
 
 import os
 import struct
-from typing import BinaryIO, NamedTuple
+from array import array
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple, overload
 
 from paramtool.errors import FormatError, UnsupportedFormatError
 
@@ -259,7 +261,8 @@ class FileLayout:
     Attributes
     ----------
     records:
-        One :class:`Record` per array, in file order, with names filled in.
+        The records in file order, with names filled in: a :class:`RecordTable` (a read-only
+        sequence of :class:`Record`).
     named:
         False for an unnamed list (name count 0 with at least one record).
     reserved:
@@ -276,7 +279,7 @@ class FileLayout:
 
     def __init__(
         self,
-        records: list[Record],
+        records: "RecordTable",
         named: bool,
         reserved: int,
         records_end: int,
@@ -294,6 +297,179 @@ class FileLayout:
     def trailing_bytes(self) -> int:
         """Bytes after the name table (ignored by MXNet, spec §1)."""
         return self.size - self.names_end
+
+
+#: Records per block of a compact :class:`RecordTable`: the table keeps the offsets of the
+#: first record and the first name of every block (16 bytes per block) and decodes a block's
+#: headers again from the file when one of its records is asked for.
+BLOCK = 8
+
+#: Estimated bytes a kept :class:`Record` costs, before its shape and name (the object, its
+#: offsets, context tuple and list slot; measured with tracemalloc on CPython 3.11/3.13).
+RECORD_COST = 420
+
+#: A file's records are kept as :class:`Record` objects while their estimated cost stays
+#: within ``size // EAGER_DIVISOR`` bytes; past that the index turns compact. The environment
+#: variable ``PARAMTOOL_INDEX=compact`` forces the compact index (for tests).
+EAGER_DIVISOR = 4
+
+#: Bytes of the name table read at a time.
+NAMES_CHUNK = 1 << 16
+
+
+class RecordTable:
+    """The records of an open file, in file order: a read-only sequence of :class:`Record`.
+
+    Supports ``len``, iteration, ``reversed``, indexing (negative too) and slices, and compares
+    equal to a list of the same records.
+
+    When the :class:`Record` objects would cost more than a quarter of the file's size (very
+    many small records: a V0 "none" record is 4 bytes, a Python object several hundred), the
+    table is *compact*: it keeps only the offsets of every :data:`BLOCK`-th record and name
+    (an ``array('Q')``, 2 bytes per record) and decodes a block again from the file on access
+    (the last two blocks are cached). Either way the index of a file takes at most its size in
+    memory. Records from a compact table are new objects on each decode; they compare equal.
+
+    Raises
+    ------
+    FormatError
+        On access, compact tables only: the file changed since it was indexed.
+    """
+
+    __slots__ = (
+        "_blocks", "_count", "_f", "_kept", "_name_starts", "_names_end", "_path", "_size",
+        "_starts", "bytes_read",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        f: BinaryIO,
+        path: str,
+        size: int,
+        count: int,
+        kept: list[Record] | None,
+        starts: "array[int]",
+        name_starts: "array[int] | None",
+        names_end: int,
+    ) -> None:
+        self._f = f
+        self._path = path
+        self._size = size
+        self._count = count
+        self._kept = kept
+        self._starts = starts
+        self._name_starts = name_starts
+        self._names_end = names_end
+        self._blocks: dict[int, list[Record]] = {}
+        #: header and name bytes read again by a compact table (0 while records are kept)
+        self.bytes_read = 0
+
+    @property
+    def compact(self) -> bool:
+        """True when records are decoded from the file on access instead of being kept."""
+        return self._kept is None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._kept is not None:
+            return iter(self._kept)
+        return self._iter_blocks()
+
+    def _iter_blocks(self) -> Iterator[Record]:
+        # runs of blocks decoded in one sequential pass over headers, then names; a run's
+        # records cost at most a quarter of the file's size, as a kept table would
+        run = max(1, self._size // EAGER_DIVISOR // RECORD_COST // BLOCK)
+        for b in range(0, len(self._starts), run):
+            yield from self._decode(b, min(run, len(self._starts) - b))
+
+    def __reversed__(self) -> Iterator[Record]:
+        if self._kept is not None:
+            return reversed(self._kept)
+        return (rec for b in reversed(range(len(self._starts))) for rec in reversed(self._block(b)))
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Record]: ...
+    def __getitem__(self, i: int | slice) -> Record | list[Record]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._count))]
+        if self._kept is not None:
+            return self._kept[i]
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("record index out of range")
+        return self._block(i // BLOCK)[i % BLOCK]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (RecordTable, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        kind = "compact" if self._kept is None else "kept"
+        return f"<RecordTable {self._count} records ({kind})>"
+
+    def _block(self, b: int) -> list[Record]:
+        """Records ``b*BLOCK`` .. ``b*BLOCK+BLOCK-1``, decoded again (the last two are cached)."""
+        got = self._blocks.get(b)
+        if got is None:
+            got = self._decode(b, 1)
+            if len(self._blocks) >= 2:
+                del self._blocks[next(iter(self._blocks))]
+            self._blocks[b] = got
+        return got
+
+    def _decode(self, b: int, blocks: int) -> list[Record]:
+        """Decode the headers and names of ``blocks`` blocks from block ``b`` on, again."""
+        f = self._f
+        if f.closed:  # records stay readable after ParamsFile.close()
+            f = self._f = open(self._path, "rb")  # noqa: SIM115 - lives as long as the table
+        c = _Cursor(f, self._path, self._size)
+        first = b * BLOCK
+        c.pos = self._starts[b]
+        f.seek(c.pos)
+        try:
+            if _current_size(f, self._size) != self._size:
+                raise c.fail("the file changed size since it was opened", "file size", 0)
+            records = []
+            for i in range(first, min(first + blocks * BLOCK, self._count)):
+                c.record = i
+                records.append(_read_record(c, i))
+            starts = self._name_starts
+            if starts is not None:  # the run's names, in one read
+                c.pos = starts[b]
+                end = starts[b + blocks] if b + blocks < len(starts) else self._names_end
+                f.seek(c.pos)
+                buf = c.take(end - c.pos, "name table")
+                pos = 0
+                for rec in records:
+                    if pos + 8 > len(buf):
+                        raise c.fail("the name table is not as it was", "name table")
+                    (length,) = _U64.unpack_from(buf, pos)
+                    rec.name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
+                    pos += 8 + length
+                if pos != len(buf):
+                    raise c.fail("the name table is not as it was", "name table")
+        except FormatError as e:
+            raise FormatError(
+                self._path, f"file changed since it was opened ({e.message})"
+            ) from None
+        self.bytes_read += c.bytes_read
+        return records
+
+
+def _current_size(f: BinaryIO, default: int) -> int:
+    """The size of the file behind ``f`` now (``default`` for a stream without a descriptor)."""
+    try:
+        return os.fstat(f.fileno()).st_size
+    except OSError:  # io.UnsupportedOperation: BytesIO and the like
+        return default
 
 
 class _Cursor:
@@ -450,10 +626,24 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
         raise c.fail(
             f"array count {n} cannot fit in the {c.left} bytes left", "array count", c.pos - 8
         )
-    records: list[Record] = []
+    # Keep Record objects while they cost at most a quarter of the file's size; past that
+    # keep only block offsets (RecordTable decodes blocks again on access).
+    forced = os.environ.get("PARAMTOOL_INDEX") == "compact"
+    budget = size // EAGER_DIVISOR
+    kept: list[Record] | None = None if forced else []
+    cost = 0
+    starts = array("Q")
     for i in range(n):
+        if i % BLOCK == 0:
+            starts.append(c.pos)
         c.record = i
-        records.append(_read_record(c, i))
+        rec = _read_record(c, i)
+        if kept is not None:
+            cost += RECORD_COST + 8 * len(rec.shape) + (300 if rec.aux else 0)
+            if cost > budget:
+                kept = None
+            else:
+                kept.append(rec)
     c.record = None
     records_end = c.pos
     k = c.u64("name count")
@@ -463,23 +653,15 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
             "name count",
             c.pos - 8,
         )
-    if k and c.left <= NAME_TABLE_READ:
-        _read_names_at_once(c, records)
-    for i in range(k):
-        if records[i].name is not None:
-            continue
-        c.record = i
-        length = c.u64("name length")
-        if length > c.left:
-            raise c.fail(
-                f"name length {length} is past the end of the file ({c.left} bytes left)",
-                "name length",
-                c.pos - 8,
-            )
-        raw = c.take(length, "name")
-        records[i].name = raw.decode("utf-8", "surrogateescape")
+    name_starts = array("Q") if k else None
+    if k:
+        assert name_starts is not None
+        cost = _read_names(c, k, kept, name_starts, cost, budget)
+        if cost > budget:
+            kept = None
+    table = RecordTable(f, path, size, n, kept, starts, name_starts, c.pos)
     layout = FileLayout(
-        records=records,
+        records=table,
         named=k > 0 or n == 0,
         reserved=reserved,
         records_end=records_end,
@@ -493,29 +675,74 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
 #: more, and a hostile one could otherwise make a shape tuple several times the file's size.
 MAX_NDIM = 64
 
-#: A name table up to this size (bytes left after the records) is read in one piece.
-NAME_TABLE_READ = 64 << 20
 
-
-def _read_names_at_once(c: _Cursor, records: list[Record]) -> None:
-    """Decode as many names as are well formed from one read of the rest of the file; the
-    careful loop in :func:`read_layout` takes over from the first bad one (and reports it)."""
-    start = c.pos
-    buf = c.f.read(c.left)
-    pos = 0
-    end = len(buf)
+def _read_names(
+    c: _Cursor,
+    k: int,
+    kept: list[Record] | None,
+    name_starts: "array[int]",
+    cost: int,
+    budget: int,
+) -> int:
+    """Walk the ``k`` names of the name table (spec §2) in :data:`NAMES_CHUNK`-byte reads,
+    checking each length against the bytes left; record the offset of every :data:`BLOCK`-th
+    name in ``name_starts``, and give the kept records their names while their estimated
+    ``cost`` stays within ``budget``. Returns the cost (above ``budget``: stop keeping)."""
+    f = c.f
     unpack = _U64.unpack_from
-    for rec in records:
-        if pos + 8 > end:
-            break
+    buf = b""
+    pos = 0  # where the next name starts in buf
+    base = c.pos  # file offset of buf[0]
+    for i in range(k):
+        c.record = i
+        at = base + pos
+        if i % BLOCK == 0:
+            name_starts.append(at)
+        if pos + 8 > len(buf):
+            buf, pos, base = _refill(c, buf, pos, base, 8, "name length")
         (length,) = unpack(buf, pos)
-        if length > end - pos - 8:
-            break
-        rec.name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
+        left = c.size - at - 8
+        if length > left:
+            raise c.fail(
+                f"name length {length} is past the end of the file ({left} bytes left)",
+                "name length",
+                at,
+            )
+        if pos + 8 + length > len(buf):
+            buf, pos, base = _refill(c, buf, pos, base, 8 + length, "name")
+        if kept is not None:
+            name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
+            cost += 49 + 4 * length  # a str costs at most 4 bytes per UTF-8 byte
+            if cost > budget:
+                kept = None
+            else:
+                kept[i].name = name
         pos += 8 + length
-    c.pos = start + pos
-    c.bytes_read += len(buf)
-    c.f.seek(c.pos)
+    c.record = None
+    c.pos = base + pos
+    f.seek(c.pos)
+    return cost
+
+
+def _refill(
+    c: _Cursor, buf: bytes, pos: int, base: int, need: int, field: str
+) -> tuple[bytes, int, int]:
+    """Drop the consumed part of ``buf`` and read on until ``need`` bytes are there (at least
+    :data:`NAMES_CHUNK`, never past the end of the file). Returns the new (buf, pos, base)."""
+    rest = buf[pos:]
+    base += pos
+    end = base + len(rest)
+    want = min(max(need - len(rest), NAMES_CHUNK), c.size - end)
+    if len(rest) + want < need:
+        raise c.fail(f"file ends early (needs {need} bytes, {c.size - base} left)", field, base)
+    c.f.seek(end)
+    more = c.f.read(want)
+    c.bytes_read += len(more)
+    if len(more) != want:  # the file shrank under us
+        raise c.fail(
+            f"file ends early (needs {need} bytes, got {len(rest) + len(more)})", field, base
+        )
+    return rest + more, 0, base
 
 
 def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:

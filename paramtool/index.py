@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from paramtool.errors import FormatError
-from paramtool.format import DType, FileLayout, Record, read_layout
+from paramtool.format import DType, FileLayout, Record, RecordTable, read_layout
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,7 +128,7 @@ class ParamsFile:
                 raise FormatError(self.path, "not a regular file")
             size = st.st_size
             self.layout: FileLayout
-            self.layout, self.bytes_read = read_layout(self._f, self.path, size)
+            self.layout, self._bytes_read = read_layout(self._f, self.path, size)
         except OSError as e:
             self._f.close()
             raise FormatError(self.path, f"cannot read: {e.strerror or e}") from None
@@ -138,8 +138,14 @@ class ParamsFile:
 
     # -- container protocol ---------------------------------------------------------------
     @property
-    def records(self) -> list[Record]:
-        """The records in file order."""
+    def bytes_read(self) -> int:
+        """Bytes read from the file so far: headers and names (again, for a compact index, see
+        :class:`~paramtool.format.RecordTable`) and array data read by :meth:`read`."""
+        return self._bytes_read + self.layout.records.bytes_read
+
+    @property
+    def records(self) -> RecordTable:
+        """The records in file order (a read-only sequence of Record)."""
         return self.layout.records
 
     @property
@@ -181,7 +187,7 @@ class ParamsFile:
         rec = key if isinstance(key, Record) else self.record(key)
         self._f.seek(rec.data_offset)
         data = self._f.read(rec.nbytes)
-        self.bytes_read += len(data)
+        self._bytes_read += len(data)
         if len(data) != rec.nbytes:
             raise FormatError(
                 self.path,
@@ -297,8 +303,9 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | list[Any]:
         entry = npz.list_npy(os.fspath(path))  # validates the header and the size first
         try:
             array = np.load(os.fspath(path), allow_pickle=False)
-        except (ValueError, OSError, EOFError, TypeError, SyntaxError, MemoryError) as e:
-            # numpy's own header parser disagrees with ours on an odd header
+        except Exception as e:
+            # numpy's own header parser disagrees with ours on an odd header; it raises
+            # ValueError, SyntaxError, tokenize.TokenError, ... depending on the bytes
             raise FormatError(os.fspath(path), f"unreadable .npy file ({e})") from None
         if array.shape != entry.shape:
             raise FormatError(os.fspath(path), "unreadable .npy file (shape)")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import params_file, record_v0, record_v1, record_v23
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -142,6 +142,16 @@ def test_mutated_files_open_or_format_error(workdir: Path, data: bytes) -> None:
 
 @settings(SETTINGS, max_examples=300)
 @given(data=mutated_seed())
+# found by this test: numpy's .npy header parser raised tokenize.TokenError through load()
+@example(
+    data=b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'\x93NUMPY\x01\x00v\x00{'descr': '<f8', "
+    b"'fortran_order': False, 'shape': (5,), }"
+    + b" " * 60
+    + b"\n"
+    + bytes(14)
+    + b"\xf0?"
+    + bytes(8)
+)
 def test_mutated_files_load_or_format_error(workdir: Path, data: bytes) -> None:
     load_or_format_error(fresh(workdir), data)
 
