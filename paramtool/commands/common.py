@@ -9,10 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from paramtool.backends import BACKENDS, Listing
-from paramtool.render import (
-    inert,
-    plural,
-)
+from paramtool.render import inert, plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,11 +16,7 @@ from paramtool.commands.common import (
     write_options,
 )
 from paramtool.errors import RenameError, WriteRefusedError
-from paramtool.render import (
-    display_name,
-    inert,
-    progress_bar,
-)
+from paramtool.render import display_name, inert, progress_bar
 
 
 def conversion_options(f: F) -> F:

@@ -22,13 +22,7 @@ from paramtool.commands.common import (
 )
 from paramtool.errors import ExitCode
 from paramtool.names import detect_scheme
-from paramtool.render import (
-    display_name,
-    inert,
-    json_name,
-    plural,
-    progress_bar,
-)
+from paramtool.render import display_name, inert, json_name, plural, progress_bar, shape_text
 
 
 def _not_nan(value: float, name: str) -> float:
@@ -267,7 +261,6 @@ def _model_diff_csv(doc: dict[str, Any]) -> None:
 
 def _print_model_diff(r: Any, prefix: str | None) -> None:
     from paramtool.convert import expected_keys, model_shape_text
-    from paramtool.diff import shape_text
     from paramtool.mapping import param_label
 
     echo = click.echo
@@ -366,8 +359,6 @@ def _print_values(values: list[Any]) -> None:
 
 
 def _print_diff(report: Any) -> None:
-    from paramtool.diff import shape_text
-
     echo = click.echo
     for label, listing, scheme in (
         ("A", report.a, report.scheme_a),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,12 +10,7 @@ from typing import Any
 import click
 
 from paramtool.backends import BackendName, Entry, Listing, get_backend
-from paramtool.commands.common import (
-    _warn,
-    _warn_duplicates,
-    backend_option,
-    format_option,
-)
+from paramtool.commands.common import _warn, _warn_duplicates, backend_option, format_option
 from paramtool.completion import complete_names
 from paramtool.names import detect_scheme
 from paramtool.render import (
@@ -27,6 +20,7 @@ from paramtool.render import (
     json_name,
     plural,
     print_table,
+    shape_text,
     write_lines,
 )
 
@@ -96,6 +90,8 @@ def _echo_json_with_list(doc: dict[str, Any], key: str, items: list[Any]) -> Non
     ``json.dumps(..., indent=2)`` runs the pure-Python encoder (slow for 100 000 entries);
     each item here goes through the C encoder.
     """
+    import json
+
     head = json.dumps(doc, indent=2, ensure_ascii=False)
     lines = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
     body = f'  "{key}": [\n{lines}\n  ]' if items else f'  "{key}": []'
@@ -215,6 +211,8 @@ def ls_command(
                 p["stats"] = array_stats[p["index"]].to_json()
         _echo_json_with_list(summary, "parameters", params)
     elif fmt == "csv":
+        import csv
+
         out = csv.writer(sys.stdout, lineterminator="\n")
         header = [
             "name", "shape", "dtype", "elements", "nbytes", "stype", "stored", "version", "offset"
@@ -276,8 +274,6 @@ def _ls_footer(listing: Listing, summary: dict[str, Any]) -> str:
 def _print_ls_table(
     listing: Listing, indexed: list[tuple[int, Entry]], summary: dict[str, Any]
 ) -> None:
-    from paramtool.diff import shape_text
-
     show_context = any(e.context not in (None, "cpu(0)") for _, e in indexed)
     show_sparse = any(e.stype != "default" for _, e in indexed)
     columns = [
@@ -318,8 +314,6 @@ def _print_stats_table(
     summary: dict[str, Any],
     array_stats: dict[int, Any],
 ) -> None:
-    from paramtool.diff import shape_text
-
     columns = [("name", "left"), ("shape", "left"), ("dtype", "left")]
     columns += [(c, "right") for c in ("min", "max", "mean", "std", "zeros", "nan", "inf")]
     rows = []
@@ -360,6 +354,8 @@ def _ls_tree(
     structural = summary["scheme"]["kind"] == "structural"
     view = build_view(build_tree(indexed, structural=structural), collapse=collapse)
     if fmt == "json":
+        import json
+
         summary["tree"] = view_json(view)
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return

@@ -7,20 +7,11 @@ from typing import Any, cast
 import click
 
 from paramtool.backends import BackendName, Listing, get_backend
-from paramtool.commands.common import (
-    _warn,
-    backend_option,
-    exclude_option,
-    write_options,
-)
+from paramtool.commands.common import _warn, backend_option, exclude_option, write_options
 from paramtool.completion import complete_prefixes
 from paramtool.errors import RenameError, WriteRefusedError
 from paramtool.names import TAGS, plan_prefix_rename
-from paramtool.render import (
-    display_name,
-    inert,
-    progress_bar,
-)
+from paramtool.render import display_name, inert, progress_bar
 
 
 @click.command(name="rename-prefix")

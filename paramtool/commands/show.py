@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from typing import Any
 
 import click
 
 from paramtool.backends import Listing
-from paramtool.commands.common import (
-    format_option,
-)
+from paramtool.commands.common import format_option
 from paramtool.completion import complete_names
 from paramtool.errors import ExitCode
-from paramtool.render import (
-    display_name,
-    inert,
-    json_name,
-    plural,
-    print_table,
-)
+from paramtool.render import display_name, inert, json_name, plural, print_table, shape_text
 
 
 def _find_entry(listing: Listing, name: str) -> int:
@@ -100,10 +90,12 @@ def show_command(file: str, name: str, full: bool, fmt: str) -> None:
       paramtool show net.params output.bias --format json
       paramtool show list.params '[0]' --format csv
     """
+    import csv
+    import json
+
     import numpy as np
 
     from paramtool.backends import native
-    from paramtool.diff import shape_text
     from paramtool.stats import read_array
 
     listing = native.list_file(file)
@@ -162,8 +154,10 @@ def check_command(file: str, fmt: str) -> None:
       paramtool check net.params --format json | jq '.nonfinite[].name'
       paramtool check net.params || echo "diverged"
     """
+    import csv
+    import json
+
     from paramtool.backends import native
-    from paramtool.diff import shape_text
     from paramtool.stats import file_stats
 
     listing = native.list_file(file)
