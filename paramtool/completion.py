@@ -22,7 +22,6 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,6 +57,8 @@ def script(shell: str) -> str:
 
 def stale_scripts(directory: str | os.PathLike[str]) -> list[str]:
     """The scripts in ``directory`` that are missing or differ from :func:`script`."""
+    from pathlib import Path
+
     stale = []
     for shell in SHELLS:
         path = Path(directory) / script_name(shell)
@@ -72,6 +73,8 @@ def stale_scripts(directory: str | os.PathLike[str]) -> list[str]:
 
 def write_scripts(directory: str | os.PathLike[str]) -> list[str]:
     """Write every shell's script into ``directory``; returns the paths written."""
+    from pathlib import Path
+
     written = []
     for shell in SHELLS:
         path = Path(directory) / script_name(shell)

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from paramtool.backends import Listing
-from paramtool.diff import shape_text
 from paramtool.errors import RenameError
 from paramtool.mapping import Match, excluded, match_model, param_label, shapes_compatible
 from paramtool.model import ModelInfo, ModelParam
 from paramtool.names import detect_scheme, split_tag
-from paramtool.render import plural, shell_join, shell_quote
+from paramtool.render import plural, shape_text, shell_join, shell_quote
 
 Target = Literal["structural", "prefixed", "export"]
 

@@ -10,7 +10,7 @@ from typing import Any
 from paramtool.backends import Entry, Listing
 from paramtool.format import DType
 from paramtool.names import Scheme, detect_scheme, find_prefix_change, rename_one
-from paramtool.render import shell_join
+from paramtool.render import shape_text, shell_join
 
 
 @dataclass(frozen=True)
@@ -111,11 +111,6 @@ def _key_index(listing: Listing) -> dict[str, int]:
     if not listing.named:
         return {f"[{i}]": i for i in range(len(listing.entries))}
     return {e.name: i for i, e in enumerate(listing.entries) if e.name is not None}
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """``(20, 10)``-style text for a shape (``()`` for 0-d)."""
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _mismatches(

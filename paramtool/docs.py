@@ -14,9 +14,11 @@ HELP_WIDTH = 100
 def command_paths() -> list[list[str]]:
     """``[]`` for the group, then ``[name]`` for each command, in the order ``--help`` lists
     them (alphabetical)."""
+    import click
+
     from paramtool.cli import cli
 
-    return [[], *([name] for name in sorted(cli.commands))]
+    return [[], *([name] for name in cli.list_commands(click.Context(cli)))]
 
 
 def help_text(path: list[str]) -> str:

@@ -86,6 +86,11 @@ def json_name(name: str | None) -> str | None:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``(20, 10)``-style text for a shape (``()`` for 0-d)."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 def human_bytes(n: int) -> str:
     """``1536`` -> ``"1.5 KiB"``; powers of 1024, as ``ls -h``."""
     value = float(n)

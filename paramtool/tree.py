@@ -274,8 +274,7 @@ def view_json(view: View) -> dict[str, Any]:
 
 
 def _entry_text(e: Entry) -> str:
-    from paramtool.diff import shape_text
-    from paramtool.render import human_bytes
+    from paramtool.render import human_bytes, shape_text
 
     stype = "" if e.stype == "default" else f" {e.stype}"
     return f"{shape_text(e.shape)} {e.dtype}{stype}  {human_bytes(e.nbytes)}"

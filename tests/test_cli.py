@@ -234,6 +234,32 @@ def test_listing_imports_neither_numpy_nor_mxnet() -> None:
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+#: Modules a plain ``paramtool ls FILE`` must not import: listing is almost all start-up, and
+#: each of these costs it time (issue #6).
+NOT_FOR_LS = (
+    "numpy", "mxnet", "rich", "dataclasses", "json", "csv", "shutil", "tempfile", "pathlib",
+    "paramtool.diff", "paramtool.writer", "paramtool.tree", "paramtool.stats", "paramtool.npz",
+    "paramtool.convert", "paramtool.model", "paramtool.mapping", "paramtool.commands.diff",
+    "paramtool.commands.show", "paramtool.commands.rename", "paramtool.commands.convert",
+)  # fmt: skip
+
+
+def test_listing_imports_only_what_it_needs() -> None:
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"  # what the interpreter itself (site, .pth files) loaded
+        "from paramtool.cli import main\n"
+        "try:\n"
+        f"    main(['ls', {str(T0)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {NOT_FOR_LS!r} if m in set(sys.modules) - before))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "model0_dense0_weight" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 # -- rename-prefix -----------------------------------------------------------------------
 
 

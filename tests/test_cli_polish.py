@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
@@ -560,10 +561,63 @@ def test_model_diff_csv() -> None:
 
 
 def test_every_command_has_short_help_and_examples() -> None:
-    for path in [[], *([name] for name in cli.commands)]:
+    for path in [[], *([name] for name in cli.list_commands(click.Context(cli)))]:
         for flag in ("-h", "--help"):
             r = run(*path, flag)
             assert r.stdout.startswith("Usage: ") and "Examples:" in r.stdout, path
+
+
+def test_static_short_help_is_each_commands_own() -> None:
+    """``paramtool --help`` lists the short help stored in ``cli.lazy_subcommands`` (so that it
+    imports no command module): it must be each command's own, cut the same at every width."""
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(cli.lazy_subcommands)
+    for name, (_, short) in cli.lazy_subcommands.items():
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None and cmd.name == name and not cmd.hidden
+        assert short == cmd.get_short_help_str(limit=10_000), name
+        stand_in = click.Command(name, help=short)
+        for limit in range(1, 120):
+            assert stand_in.get_short_help_str(limit) == cmd.get_short_help_str(limit), name
+
+
+@pytest.mark.parametrize("width", [40, 80, 100, 200])
+def test_group_help_and_command_completion_are_clicks_own(
+    monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """The group's --help and the completion of command names, written from the stored short
+    help, are what Click writes from the commands themselves."""
+    from click.shell_completion import ShellComplete
+
+    def rendered() -> tuple[str, list[tuple[str, str | None]]]:
+        ctx = click.Context(
+            cli, info_name="paramtool", terminal_width=width, max_content_width=width
+        )
+        comp = ShellComplete(cli, {}, "paramtool", "_PARAMTOOL_COMPLETE")
+        items = [(i.value, i.help) for i in comp.get_completions([], "")]
+        items += [(i.value, i.help) for i in comp.get_completions([], "to-")]
+        return cli.get_help(ctx), items
+
+    ours = rendered()
+    monkeypatch.setattr(type(cli), "format_commands", click.Group.format_commands)
+    monkeypatch.setattr(type(cli), "shell_complete", click.Group.shell_complete)
+    assert rendered() == ours
+    assert "to-structural" in ours[0] and ("check", cli.lazy_subcommands["check"][1]) in ours[1]
+
+
+def test_help_imports_no_command_module() -> None:
+    code = (
+        "import sys\n"
+        "from paramtool.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('paramtool.commands')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands:" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_data_on_stdout_messages_on_stderr(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 
 from paramtool.cli import cli
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 COG_START = "<!-- [[[cog"
 COG_END = "<!-- [[[end]]] -->"
+CTX = click.Context(cli)
 
 
 def readme() -> str:
@@ -65,12 +67,13 @@ def test_every_command_is_in_the_reference() -> None:
         title = " ".join(["paramtool", *path, "--help"])
         assert f"### `{title}`" in generated, title
         assert help_text(path).rstrip() in generated
-    assert {p[0] for p in command_paths() if p} == set(cli.commands)
+    assert {p[0] for p in command_paths() if p} == set(cli.list_commands(CTX))
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+@pytest.mark.parametrize("name", cli.list_commands(CTX))
 def test_every_command_has_help_an_example_and_a_readme_section(name: str) -> None:
-    cmd = cli.commands[name]
+    cmd = cli.get_command(CTX, name)
+    assert cmd is not None
     assert cmd.help and cmd.help.strip(), f"{name} has no help"
     assert cmd.get_short_help_str().strip(), f"{name} has no short help"
     text = help_text([name])
@@ -84,9 +87,9 @@ def test_every_command_has_help_an_example_and_a_readme_section(name: str) -> No
 
 
 def test_every_option_has_help() -> None:
-    import click
-
-    for name, cmd in [("paramtool", cli), *cli.commands.items()]:
+    commands = [(name, cli.get_command(CTX, name)) for name in cli.list_commands(CTX)]
+    for name, cmd in [("paramtool", cli), *commands]:
+        assert cmd is not None
         for param in cmd.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts} has no help"

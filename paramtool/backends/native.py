@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from paramtool.backends import Entry, Listing
 from paramtool.format import STYPE_NAMES, sniff_container
 from paramtool.index import open_params
-from paramtool.writer import write_renamed
 
 
 def list_file(path: str) -> Listing:
@@ -64,6 +63,8 @@ def rewrite(
 ) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
+    from paramtool.writer import write_renamed
+
     if sniff_container(src) == "npz":
         from paramtool import npz
 

@@ -38,6 +38,7 @@ import atheris
 with atheris.instrument_imports(include=["paramtool", "zipfile"]):
     import zipfile  # noqa: F401 - instrumented for coverage of the npz paths
 
+    import paramtool.commands.ls  # noqa: F401 - loaded on demand by the cli; instrumented here
     from paramtool.cli import cli
     from paramtool.errors import FormatError
     from paramtool.format import read_layout
