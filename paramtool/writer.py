@@ -227,7 +227,9 @@ def write_renamed(
         Keep the permission bits (and owner) of ``dest`` (which is the source).
     verify:
         Before the rename, re-read the temporary file and check that its names are the planned
-        ones and every record's bytes equal the source record's (compared chunk by chunk).
+        ones and every record's bytes equal the source record's (:func:`verify_copy`). The
+        file is written back to disk in a background thread meanwhile; the ``fsync`` before
+        the rename still follows the check.
     backup:
         Keep the old ``dest``, if any, under this path.
     progress:
@@ -253,7 +255,53 @@ def write_renamed(
             copy_range(src.fileno(), f, offset, length, progress)
         write_all(f, encode_names(names))
         if verify:
-            verify_copy(src, tmp, selection, dest)
+            with _writeback_started(tmp):
+                verify_copy(src, tmp, selection, dest)
+
+
+@contextlib.contextmanager
+def _writeback_started(path: str) -> Iterator[None]:
+    """Flush ``path`` to disk (``fsync``, in a thread) while the body runs, e.g. while the
+    file is verified: the ``fsync`` that :func:`atomic_output` makes before the rename then
+    finds (almost) nothing left to write, so verifying and writing back overlap instead of
+    adding up. That ``fsync`` still runs, after the body, and the rename only after it.
+
+    The thread syncs through a file description of its own, so a write-back error it sees
+    is reported again to the one :func:`atomic_output` syncs (Linux >= 4.13); it is also
+    raised here, after a normal exit of the body (the thread is joined first). Where the
+    file cannot be opened for reading or synced that way (``EBADF``, ``EINVAL``), nothing
+    is done early and :func:`atomic_output`'s ``fsync`` does it all.
+
+    Raises
+    ------
+    OSError
+        The background ``fsync`` failed (an I/O error, a full disk, ...).
+    """
+    import errno
+    import threading
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    errors: list[OSError] = []
+
+    def sync() -> None:
+        try:
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno not in (errno.EBADF, errno.EINVAL):
+                errors.append(e)
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=sync, name="paramtool-fsync", daemon=True)
+    thread.start()
+    yield  # on an exception the thread is left to finish: the file is about to be removed
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 def read_into(fd: int, buf: bytearray | memoryview, offset: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import resource
@@ -279,3 +280,71 @@ def test_same_bytes_finds_any_difference(data: bytes, chunk: int, flip: int, shi
         assert paramtool.writer.same_bytes(b, 0, b, 0, len(data) + shift, buffers)
         if data:  # b is shorter than asked for from this offset: the missing bytes differ
             assert not paramtool.writer.same_bytes(a, 0, a, 1, len(data), buffers)
+
+
+def test_fsync_follows_verification_and_precedes_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background write-back overlaps the verification, but the fsync of the file that
+    is renamed still comes after the verification, and the rename after that fsync."""
+    import threading
+
+    events: list[str] = []
+    real_fsync, real_replace, real_verify = os.fsync, os.replace, _REAL_VERIFY
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        background = threading.current_thread().name == "paramtool-fsync"
+        events.append("background fsync" if background else "fsync")
+
+    def replace(a: Any, b: Any) -> None:
+        events.append("rename")
+        real_replace(a, b)
+
+    def verify(*args: Any) -> None:
+        real_verify(*args)
+        events.append("verified")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(paramtool.writer, "verify_copy", verify)
+    dst = tmp_path / "dst.params"
+    result = CliRunner().invoke(cli, ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst)])
+    assert result.exit_code == 0, result.stderr
+    assert "background fsync" in events
+    main = [e for e in events if e != "background fsync"]
+    assert main[:3] == ["verified", "fsync", "rename"], events  # then the directory's fsync
+
+
+@pytest.mark.parametrize(
+    ("code", "fails"), [(errno.EIO, True), (errno.ENOSPC, True), (errno.EINVAL, False)]
+)
+def test_a_write_back_error_in_the_background_fails_the_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, fails: bool
+) -> None:
+    """An I/O error or a full disk seen by the background fsync fails the rewrite (and
+    leaves nothing); EINVAL (a file that cannot be synced that way) leaves the fsync to the
+    main thread."""
+    import threading
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread().name == "paramtool-fsync":
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    dst = tmp_path / "dst.params"
+    dst.write_bytes(b"the old destination")
+    args = ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst), "--force"]
+    result = CliRunner().invoke(cli, args)
+    assert leftovers(tmp_path) == []
+    if fails:
+        assert result.exit_code == 3
+        assert "nothing was written" in result.stderr and os.strerror(code) in result.stderr
+        assert dst.read_bytes() == b"the old destination"
+    else:
+        assert result.exit_code == 0, result.stderr
+        with paramtool.open(dst) as pf:
+            assert pf.names[0] == "m_dense0_weight"
