@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import resource
@@ -11,15 +12,22 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import paramtool
 import paramtool.writer
 from paramtool.cli import cli
+from paramtool.errors import FormatError, WriteRefusedError
+from paramtool.format import Record
+from paramtool.index import ParamsFile
 
 DATA = Path(__file__).parent / "data"
 T0 = DATA / "tutorial-model0.params"
@@ -154,3 +162,189 @@ def test_backup_keeps_the_original(tmp_path: Path) -> None:
     assert result.exit_code == 3 and "backup file already exists" in result.stderr
     with paramtool.open(src) as pf:
         assert pf.names[0] == "model1_dense0_weight"  # untouched
+
+
+_REAL_VERIFY = paramtool.writer.verify_copy
+
+
+def _flip_before_verification(
+    monkeypatch: pytest.MonkeyPatch, where: Callable[[ParamsFile], int]
+) -> list[int]:
+    """Make every rewrite flip two bits (``^ 0x03``) of one byte of its temporary file, at
+    ``where(written file)``, just before the verification re-reads it; returns the offsets
+    flipped (one per rewrite). Each call replaces the previous one's patch (flips do not
+    accumulate)."""
+    real_verify = _REAL_VERIFY
+    flipped: list[int] = []
+
+    def flip_then_verify(src: ParamsFile, written: str, selection: Any, dest: str) -> None:
+        with ParamsFile(written) as out:
+            pos = where(out)
+        with open(written, "r+b") as f:
+            f.seek(pos)
+            byte = f.read(1)[0]
+            f.seek(pos)
+            # ^ 0x03 turns a V2 record's magic into V3's (0xC9 -> 0xCA), whose layout is the
+            # same: the file still reads, so only the byte comparison can catch that one
+            f.write(bytes([byte ^ 0x03]))
+        flipped.append(pos)
+        real_verify(src, written, selection, dest)
+
+    monkeypatch.setattr(paramtool.writer, "verify_copy", flip_then_verify)
+    return flipped
+
+
+def test_a_corrupt_first_data_byte_or_last_record_byte_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dst = tmp_path / "dst.params"
+    for where in (lambda out: out.records[0].data_offset, lambda out: out.records[-1].end - 1):
+        flipped = _flip_before_verification(monkeypatch, where)
+        result = CliRunner().invoke(
+            cli, ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst)]
+        )
+        assert flipped, "the rewrite did not reach verification"
+        assert result.exit_code == 3, result.stderr
+        assert "verification failed" in result.stderr
+        assert not dst.exists() and leftovers(tmp_path) == []
+
+
+#: Selections of T0's six records: in order (the records are contiguous in both files, so
+#: they are verified as one region), and reordered with a repeated record (several regions).
+SELECTIONS = {
+    "in order": [(i, f"p{i}") for i in range(6)],
+    "reordered": [(4, "a"), (5, "b"), (0, "c"), (1, "d"), (1, "e"), (3, "f")],
+}
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 64])
+@pytest.mark.parametrize("order", list(SELECTIONS))
+def test_verification_covers_every_byte_of_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str, chunk: int | None
+) -> None:
+    """A flipped bit at the first, the first data, the middle and the last byte of any
+    record fails the rewrite, whatever the compare buffer size (``chunk``; 7 and 64 bytes put
+    the flips at every position relative to the buffer's boundaries)."""
+    if chunk is not None:
+        monkeypatch.setattr(paramtool.writer, "COMPARE_CHUNK", chunk)
+    selection = SELECTIONS[order]
+    dst = tmp_path / "dst.params"
+    with paramtool.open(T0) as src:
+        paramtool.writer.write_renamed(src, str(dst), selection)  # unharmed: it succeeds
+        assert [r.name for r in paramtool.open(dst).records] == [n for _, n in selection]
+        dst.unlink()
+        pick: list[Callable[[Record], int]] = [
+            lambda r: r.offset,
+            lambda r: r.data_offset,
+            lambda r: (r.data_offset + r.end) // 2,
+            lambda r: r.end - 1,
+        ]
+        for k in range(len(selection)):
+            for field in pick:
+                flipped = _flip_before_verification(
+                    monkeypatch, lambda out, k=k, field=field: field(out.records[k])
+                )
+                # a flip in a record header may make the file unreadable before the bytes are
+                # compared: the re-read then fails with a FormatError naming the temporary file
+                with pytest.raises((WriteRefusedError, FormatError)) as err:
+                    paramtool.writer.write_renamed(src, str(dst), selection)
+                assert "verification failed" in str(err.value) or "paramtool-tmp" in str(err.value)
+                assert len(flipped) == 1, "the rewrite did not reach verification"
+                assert not dst.exists() and leftovers(tmp_path) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=300),
+    chunk=st.integers(1, 40),
+    flip=st.integers(0, 299),
+    shift=st.integers(0, 5),
+)
+def test_same_bytes_finds_any_difference(data: bytes, chunk: int, flip: int, shift: int) -> None:
+    """Against plain ``==``: any one flipped byte, at any offset and buffer size, is found;
+    a file ending early counts as different."""
+    import tempfile
+
+    other = bytearray(data)
+    if data:
+        other[flip % len(data)] ^= 0x80
+    with tempfile.TemporaryFile() as fa, tempfile.TemporaryFile() as fb:
+        fa.write(data)
+        fb.write(b"\0" * shift + bytes(other))
+        fa.flush()
+        fb.flush()
+        buffers = paramtool.writer.compare_buffers(chunk)
+        a, b = fa.fileno(), fb.fileno()
+        assert paramtool.writer.same_bytes(a, 0, b, shift, len(data), buffers) == (not data)
+        assert paramtool.writer.same_bytes(a, 0, a, 0, len(data), buffers)
+        assert paramtool.writer.same_bytes(b, 0, b, 0, len(data) + shift, buffers)
+        if data:  # b is shorter than asked for from this offset: the missing bytes differ
+            assert not paramtool.writer.same_bytes(a, 0, a, 1, len(data), buffers)
+
+
+def test_fsync_follows_verification_and_precedes_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background write-back overlaps the verification, but the fsync of the file that
+    is renamed still comes after the verification, and the rename after that fsync."""
+    import threading
+
+    events: list[str] = []
+    real_fsync, real_replace, real_verify = os.fsync, os.replace, _REAL_VERIFY
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        background = threading.current_thread().name == "paramtool-fsync"
+        events.append("background fsync" if background else "fsync")
+
+    def replace(a: Any, b: Any) -> None:
+        events.append("rename")
+        real_replace(a, b)
+
+    def verify(*args: Any) -> None:
+        real_verify(*args)
+        events.append("verified")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(paramtool.writer, "verify_copy", verify)
+    dst = tmp_path / "dst.params"
+    result = CliRunner().invoke(cli, ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst)])
+    assert result.exit_code == 0, result.stderr
+    assert "background fsync" in events
+    main = [e for e in events if e != "background fsync"]
+    assert main[:3] == ["verified", "fsync", "rename"], events  # then the directory's fsync
+
+
+@pytest.mark.parametrize(
+    ("code", "fails"), [(errno.EIO, True), (errno.ENOSPC, True), (errno.EINVAL, False)]
+)
+def test_a_write_back_error_in_the_background_fails_the_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, fails: bool
+) -> None:
+    """An I/O error or a full disk seen by the background fsync fails the rewrite (and
+    leaves nothing); EINVAL (a file that cannot be synced that way) leaves the fsync to the
+    main thread."""
+    import threading
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread().name == "paramtool-fsync":
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    dst = tmp_path / "dst.params"
+    dst.write_bytes(b"the old destination")
+    args = ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst), "--force"]
+    result = CliRunner().invoke(cli, args)
+    assert leftovers(tmp_path) == []
+    if fails:
+        assert result.exit_code == 3
+        assert "nothing was written" in result.stderr and os.strerror(code) in result.stderr
+        assert dst.read_bytes() == b"the old destination"
+    else:
+        assert result.exit_code == 0, result.stderr
+        with paramtool.open(dst) as pf:
+            assert pf.names[0] == "m_dense0_weight"

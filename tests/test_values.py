@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
+import struct
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import paramtool
 import paramtool.diff
 from paramtool.cli import cli
-from paramtool.diff import compare_values
+from paramtool.diff import ValueDiff, compare_values
+from paramtool.format import DTYPES, DType
 
 
 def _mxnet_ok() -> bool:
@@ -105,6 +111,10 @@ def test_chunk_boundaries_do_not_change_results(
     monkeypatch.setattr(paramtool.diff, "VALUE_CHUNK", 1000)
     chunked = compare_values(str(a), str(b), [("x", 0, 0)])[0]
     assert whole == chunked
+    monkeypatch.setattr(paramtool.diff, "PY_SPAN_BYTES", 0)  # numpy, 1000 elements at a time
+    assert compare_values(str(a), str(b), [("x", 0, 0)])[0] == whole
+    monkeypatch.setattr(paramtool.diff, "COMPARE_BLOCK", 4100 * 8)  # blocks not a multiple
+    assert compare_values(str(a), str(b), [("x", 0, 0)])[0] == whole
     assert whole.n_diff == 3 and whole.first_index == (5,)
     assert whole.max_abs == pytest.approx(2.0)
 
@@ -178,3 +188,216 @@ def test_progress_bar_only_on_a_terminal_and_for_long_work(
     with progress_bar(1 << 30, "copying records") as advance:  # piped: no bar
         advance(1 << 30)
     assert fake.text == ""
+
+
+# -- the pure-Python path (few differences, no numpy) against numpy ----------------------------
+
+#: Element bit patterns worth having in every dtype's data (as unsigned little-endian ints):
+#: zeros of both signs, NaNs (quiet, signalling, negative), infinities, the smallest and
+#: largest subnormals, the largest finite values, 1.0, and the integer extremes.
+SPECIAL_BITS = {
+    1: [0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF],
+    2: [0x0000, 0x8000, 0x7E00, 0x7C01, 0xFE00, 0x7C00, 0xFC00, 0x0001, 0x03FF, 0x8001,
+        0x7BFF, 0xFBFF, 0x3C00,  # float16
+        0x7FC0, 0x7F81, 0xFFC0, 0x7F80, 0xFF80, 0x007F, 0x807F, 0x7F7F, 0x3F80,  # bfloat16
+        0x7FFF],
+    4: [0x00000000, 0x80000000, 0x7FC00000, 0x7F800001, 0xFFC00000, 0x7F800000, 0xFF800000,
+        0x00000001, 0x007FFFFF, 0x80000001, 0x7F7FFFFF, 0xFF7FFFFF, 0x3F800000, 0x7FFFFFFF,
+        0xFFFFFFFF],
+    8: [0, 1 << 63, 0x7FF8000000000000, 0x7FF0000000000001, 0xFFF8000000000000,
+        0x7FF0000000000000, 0xFFF0000000000000, 1, 0x000FFFFFFFFFFFFF, (1 << 63) | 1,
+        0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFF, 0x3FF0000000000000, (1 << 63) - 1,
+        (1 << 64) - 1, (1 << 53) + 1, (1 << 63) + 1025],
+}  # fmt: skip
+
+
+def _element(item: int) -> st.SearchStrategy[bytes]:
+    """One element's bytes: a special pattern, a float of that width, or random bytes."""
+    special = st.sampled_from(SPECIAL_BITS[item]).map(lambda v: v.to_bytes(item, "little"))
+    if item == 1:
+        return st.one_of(special, st.binary(min_size=1, max_size=1))
+    code = {2: "<e", 4: "<f", 8: "<d"}[item]
+    width = {2: 16, 4: 32, 8: 64}[item]
+    floats = st.floats(width=width, allow_nan=True).map(lambda x: struct.pack(code, x))  # type: ignore[arg-type]
+    return st.one_of(special, floats, st.binary(min_size=item, max_size=item))
+
+
+@st.composite
+def value_pairs(draw: st.DrawFn, max_elements: int = 40) -> tuple[DType, bytes, bytes]:
+    """A dtype and two buffers of its elements that differ at a few positions (always at
+    least one; often the first or the last), with the special values above."""
+    dtype = DTYPES[draw(st.sampled_from(sorted(DTYPES)))]
+    elem = _element(dtype.itemsize)
+    a = draw(st.lists(elem, min_size=1, max_size=max_elements))
+    b = list(a)
+    n = len(a)
+    positions = draw(st.sets(st.integers(0, n - 1), max_size=n))
+    positions |= set(draw(st.sampled_from([[0], [n - 1], [0, n - 1], []])))
+    for i in positions:
+        b[i] = draw(elem)
+    if b == a:
+        b[draw(st.integers(0, n - 1))] = bytes(x ^ 0x01 for x in a[0][:1]) + a[0][1:]
+    return dtype, b"".join(a), b"".join(b)
+
+
+TOLERANCES = st.tuples(
+    st.sampled_from([0.0, 1e-45, 1e-6, 0.25, 1.0, 1e300, math.inf]),
+    st.sampled_from([0.0, 1e-7, 1e-3, 0.5, 2.0, math.inf]),
+)
+
+
+def _key(v: ValueDiff) -> tuple[object, ...]:
+    """Everything a ValueDiff says, with NaN comparable and the sign of zero kept (``-0``
+    and ``0`` print differently)."""
+
+    def f(x: float | None) -> object:
+        if x is None or x != x:
+            return "nan" if x is not None else None
+        return (type(x), x, math.copysign(1.0, x))  # an int would print as 3, not 3.0
+
+    return (
+        v.name, v.equal, v.close, f(v.max_abs), f(v.max_rel), v.n_diff, v.first_index,
+        f(v.first_a), f(v.first_b),
+    )  # fmt: skip
+
+
+def _numpy_fold(dtype: DType, a: bytes, b: bytes, atol: float, rtol: float, start: int) -> Any:
+    acc = paramtool.diff._ValueAccumulator("x", (start + len(a) // dtype.itemsize,), atol, rtol)
+    acc.equal = a == b
+    acc.add(paramtool.diff._as_float(a, dtype), paramtool.diff._as_float(b, dtype), start)
+    return acc.result()
+
+
+@settings(deadline=None, max_examples=1500)
+@given(pair=value_pairs(), tol=TOLERANCES, start=st.integers(0, 3))
+def test_pure_python_fold_equals_numpy(
+    pair: tuple[DType, bytes, bytes], tol: tuple[float, float], start: int
+) -> None:
+    """add_floats over the spans _differing_spans finds (and over the whole buffer) gives
+    exactly what add gives over the whole buffer, for every dtype."""
+    dtype, a, b = pair
+    atol, rtol = tol
+    item = dtype.itemsize
+    want = _numpy_fold(dtype, a, b, atol, rtol, start)
+    shape = (start + len(a) // item,)
+    whole = paramtool.diff._ValueAccumulator("x", shape, atol, rtol)
+    whole.equal = a == b
+    whole.add_floats(
+        paramtool.diff._floats(bytearray(a), 0, len(a), dtype),
+        paramtool.diff._floats(bytearray(b), 0, len(b), dtype),
+        start,
+    )
+    assert _key(whole.result()) == _key(want)
+    if a == b:
+        return
+    spans = paramtool.diff._differing_spans(bytearray(a), bytearray(b), len(a), item, len(a))
+    assert spans is not None
+    covered = set()
+    for lo, hi in spans:
+        assert lo % item == 0 and hi % item == 0 and lo < hi
+        covered |= set(range(lo, hi))
+    assert all(i in covered for i in range(len(a)) if a[i] != b[i])  # every differing byte
+    assert spans == sorted(spans)
+    parts = paramtool.diff._ValueAccumulator("x", shape, atol, rtol)
+    parts.equal = False
+    for lo, hi in spans:
+        parts.add_floats(
+            paramtool.diff._floats(bytearray(a), lo, hi, dtype),
+            paramtool.diff._floats(bytearray(b), lo, hi, dtype),
+            start + lo // item,
+        )
+    assert _key(parts.result()) == _key(want)
+
+
+def test_pure_python_fold_known_values() -> None:
+    """Hand-computed results, so that a mistake shared by both folds is caught too."""
+    inf, nan = math.inf, math.nan
+    xa = [1.0, nan, nan, 2.0, -0.0, inf, inf, 5.0, 1.0, 0.0, 1e308]
+    xb = [1.0, nan, 3.0, nan, 0.0, inf, -inf, 4.0, 1.5, 2.0, -1e308]
+    acc = paramtool.diff._ValueAccumulator("x", (11,), 0.5, 0.0)
+    acc.add_floats(xa, xb, 0)
+    res = acc.result()
+    # bad: [2] NaN vs 3, [3] 2 vs NaN, [6] inf vs -inf, [7] |1| > 0.5, [9] |2| > 0.5,
+    # [10] overflows to inf; [8] |0.5| <= 0.5 is close; [1] NaN/NaN, [4] -0 vs 0, [5] equal
+    assert (res.n_diff, res.first_index, res.close) == (6, (2,), False)
+    assert math.isnan(res.first_a or 0.0) is True and res.first_b == 3.0
+    assert res.max_abs == inf and res.max_rel == inf
+    acc = paramtool.diff._ValueAccumulator("x", (2, 3), 0.0, 0.1)
+    acc.add_floats([10.0, 9.0], [10.5, 11.0], 4)  # |0.5| <= 1.05 is close, |2| > 1.1 not
+    res = acc.result()
+    assert (res.n_diff, res.first_index, res.first_a, res.first_b) == (1, (1, 2), 9.0, 11.0)
+    assert res.max_abs == 2.0 and res.max_rel == 2 / 11
+
+
+def _save_raw(path: Path, dtype: DType, raw: bytes, shape: tuple[int, ...]) -> None:
+    array = np.frombuffer(raw, dtype=dtype.numpy).reshape(shape)
+    if dtype.flag == 12:
+        array = array.view(paramtool.bfloat16_dtype())
+    paramtool.save(path, {"p": array})
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    pair=value_pairs(max_elements=300),
+    tol=TOLERANCES,
+    block=st.integers(1, 24),
+    two_d=st.booleans(),
+)
+def test_streamed_paths_agree_with_each_other_and_in_memory(
+    pair: tuple[DType, bytes, bytes], tol: tuple[float, float], block: int, two_d: bool
+) -> None:
+    """compare_values on two files, with small blocks (``block`` elements; a differing
+    element often falls on a block's first or last position), gives the same result forced
+    through numpy (PY_SPAN_BYTES 0), forced through pure Python (no limit; spans of 64 bytes
+    or of one element), mixed (pure Python for the blocks whose spans hold at most two
+    elements, until the first that does not), and as compare_value_arrays on the arrays in
+    memory (numpy, whole arrays)."""
+    import tempfile
+    from unittest import mock
+
+    dtype, a, b = pair
+    atol, rtol = tol
+    n = len(a) // dtype.itemsize
+    shape = (n // 3, 3) if two_d and n % 3 == 0 else (n,)
+    with tempfile.TemporaryDirectory() as d:
+        pa, pb = Path(d) / "a.params", Path(d) / "b.params"
+        _save_raw(pa, dtype, a, shape)
+        _save_raw(pb, dtype, b, shape)
+        results = []
+        with mock.patch.object(paramtool.diff, "COMPARE_BLOCK", block * dtype.itemsize):
+            item = dtype.itemsize
+            for limit, span in ((0, 64), (1 << 30, 64), (1 << 30, item), (2 * item, item)):
+                with (
+                    mock.patch.object(paramtool.diff, "PY_SPAN_BYTES", limit),
+                    mock.patch.object(paramtool.diff, "SPAN_BYTES", span),
+                ):
+                    got = compare_values(str(pa), str(pb), [("p", 0, 0)], atol=atol, rtol=rtol)
+                    results.append(_key(got[0]))
+        xa, xb = paramtool.load(pa)["p"], paramtool.load(pb)["p"]  # type: ignore[call-overload]
+    in_memory = paramtool.diff.compare_value_arrays("p", xa, xb, atol=atol, rtol=rtol)
+    assert results == [_key(in_memory)] * len(results)
+
+
+def test_few_differences_do_not_import_numpy(tmp_path: Path) -> None:
+    """The bench's case (a value changed here and there in large arrays): no numpy import."""
+    import subprocess
+    import sys
+
+    x = np.zeros(1 << 20, np.float32)
+    y = x.copy()
+    y[[0, 65535, 65536, (1 << 20) - 1]] = [1, np.nan, -np.inf, 1e-45]
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    paramtool.save(a, {"x": x, "i": np.arange(10)})
+    paramtool.save(b, {"x": y, "i": np.arange(10)[::-1].copy()})
+    code = (
+        "import sys, json; from paramtool.diff import compare_values as c; "
+        f"r = c({str(a)!r}, {str(b)!r}, [('x', 0, 0), ('i', 1, 1)]); "
+        "print(json.dumps([v.to_json() for v in r])); print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    values, numpy_imported = out.stdout.splitlines()
+    assert numpy_imported == "False"
+    got = json.loads(values)
+    assert got == [v.to_json() for v in compare_values(str(a), str(b), [("x", 0, 0), ("i", 1, 1)])]
+    assert got[0]["n_diff"] == 4 and got[0]["first_index"] == [0] and got[0]["max_abs"] == "inf"
+    assert got[1]["n_diff"] == 10 and got[1]["max_abs"] == 9
