@@ -328,14 +328,18 @@ def rewrite_npz(
     in_place: bool,
     verify: bool = True,
     backup: str | None = None,
+    sync: bool = True,
 ) -> None:
     """Write a new archive with the selected arrays' members under new names; member bytes are
     copied unchanged (stored, uncompressed, as MXNet writes them). ``verify`` re-lists the
     result (names, shapes, dtypes) before it replaces ``dest``; ``backup`` keeps the old
-    ``dest``."""
+    ``dest``; ``sync=False`` skips the fsyncs (:func:`paramtool.writer.atomic_output`)."""
     with (
         zipfile.ZipFile(src) as zin,
-        atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (f, tmp),
+        atomic_output(dest, mode_from=dest if in_place else None, backup=backup, sync=sync) as (
+            f,
+            tmp,
+        ),
     ):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zout:
             for index, new in selection:

@@ -33,7 +33,13 @@ COPY_CHUNK = 8 << 20
 
 
 def resolve_destination(
-    src: str, dest: str, *, force: bool = False, in_place: bool = False, can_in_place: bool = True
+    src: str,
+    dest: str,
+    *,
+    force: bool = False,
+    in_place: bool = False,
+    can_in_place: bool = True,
+    no_sync: bool = False,
 ) -> str:
     """Check that writing ``dest`` cannot lose data, and return the path to replace.
 
@@ -51,9 +57,17 @@ def resolve_destination(
         ``dest`` exists and is not a regular file (directory, device, FIFO, socket); ``dest`` is
         the source (same file, also through a symlink or a hard link) without ``in_place``;
         ``dest`` exists (a dangling symlink counts) and neither ``force`` nor ``in_place``.
-        ``can_in_place``: whether the message may suggest ``--in-place``.
+        ``can_in_place``: whether the message may suggest ``--in-place``. ``no_sync`` (the
+        output will not be fsynced): ``dest`` exists at all, or ``in_place``; an unsynced
+        file may be lost in a power failure, so it may only be a new one.
     """
     real = os.path.realpath(dest)
+    if no_sync and (in_place or os.path.lexists(dest)):
+        what = "rewrites the source" if in_place else f"would replace {dest}"
+        raise WriteRefusedError(
+            f"--no-sync is only for a new output file, and this {what} (a power failure "
+            "before the data reaches the disk could lose it)"
+        )
     if not os.path.lexists(dest):
         return real
     if os.path.exists(real):
@@ -73,7 +87,7 @@ def resolve_destination(
 
 @contextlib.contextmanager
 def atomic_output(
-    dest: str, *, mode_from: str | None = None, backup: str | None = None
+    dest: str, *, mode_from: str | None = None, backup: str | None = None, sync: bool = True
 ) -> Iterator[tuple[BinaryIO, str]]:
     """Yield ``(file, temp_path)`` for a temporary file that replaces ``dest`` on success.
 
@@ -86,7 +100,10 @@ def atomic_output(
     (for in-place rewrites; hard links to the old file keep the old content); new files get
     ``0o666`` minus the umask, like ``open()``. ``backup``: if ``dest`` exists, it is kept
     under this path (a hard link to the old file, made just before the rename; a copy where
-    the filesystem has no hard links).
+    the filesystem has no hard links). ``sync=False`` skips both fsyncs (as ``cp`` does): the
+    rename is still atomic, but after a power failure the new file may be empty or partial;
+    the caller must make sure it replaces nothing (see :func:`resolve_destination`'s
+    ``no_sync``).
 
     Raises
     ------
@@ -118,7 +135,8 @@ def atomic_output(
         with os.fdopen(fd, "wb", buffering=0) as f:
             yield f, tmp
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         if backup is not None and os.path.exists(dest):
             try:
                 os.link(dest, backup)
@@ -133,6 +151,8 @@ def atomic_output(
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    if not sync:
+        return
     with contextlib.suppress(OSError):
         dfd = os.open(directory, os.O_RDONLY)
         try:
@@ -207,6 +227,7 @@ def write_renamed(
     verify: bool = True,
     backup: str | None = None,
     progress: Callable[[int], None] | None = None,
+    sync: bool = True,
 ) -> None:
     """Write ``dest`` with the records of ``src`` chosen by ``selection`` under new names.
 
@@ -234,6 +255,8 @@ def write_renamed(
         Keep the old ``dest``, if any, under this path.
     progress:
         Called with the number of record bytes copied, as the copy goes.
+    sync:
+        False: no fsync at all (:func:`atomic_output`), for a new ``dest`` only.
 
     Raises
     ------
@@ -249,14 +272,17 @@ def write_renamed(
         else:
             ranges.append((rec.offset, rec.end - rec.offset))
     names = [name.encode("utf-8", "surrogateescape") for _, name in selection]
-    with atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (f, tmp):
+    mode_from = dest if in_place else None
+    with atomic_output(dest, mode_from=mode_from, backup=backup, sync=sync) as (f, tmp):
         write_all(f, encode_list_header(len(selection)))
         for offset, length in ranges:
             copy_range(src.fileno(), f, offset, length, progress)
         write_all(f, encode_names(names))
-        if verify:
+        if verify and sync:
             with _writeback_started(tmp):
                 verify_copy(src, tmp, selection, dest)
+        elif verify:
+            verify_copy(src, tmp, selection, dest)
 
 
 @contextlib.contextmanager

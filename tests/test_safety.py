@@ -348,3 +348,85 @@ def test_a_write_back_error_in_the_background_fails_the_rewrite(
         assert result.exit_code == 0, result.stderr
         with paramtool.open(dst) as pf:
             assert pf.names[0] == "m_dense0_weight"
+
+
+# -- --no-sync: cp's durability, for new files only ------------------------------------------
+
+
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def _count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+
+    def verify(*args: Any) -> None:
+        calls.append(str(args[1]))
+        _REAL_VERIFY(*args)
+
+    monkeypatch.setattr(paramtool.writer, "verify_copy", verify)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rename-prefix", str(T0), "model0_", "m_"],
+        ["to-structural", str(T0), "--model", str(DATA / "models" / "tutorial.py") + ":Model"],
+    ],
+    ids=["rename-prefix", "to-structural"],
+)
+def test_no_sync_writes_the_same_file_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], request: Any
+) -> None:
+    """--no-sync gives byte for byte the file the default gives, still verified, with no
+    fsync of the file or its directory (as cp)."""
+    if "--model" in command:
+        request.getfixturevalue("mx")  # the model is a Gluon block: skips without MXNet
+    synced, plain = tmp_path / "synced.params", tmp_path / "plain.params"
+    fsyncs = _count_fsyncs(monkeypatch)
+    verified = _count_verifications(monkeypatch)
+    result = CliRunner().invoke(cli, [*command, "-o", str(synced)])
+    assert result.exit_code == 0, result.stderr
+    assert fsyncs and verified
+    fsyncs.clear()
+    verified.clear()
+    result = CliRunner().invoke(cli, [*command, "-o", str(plain), "--no-sync"])
+    assert result.exit_code == 0, result.stderr
+    assert fsyncs == []
+    assert len(verified) == 1  # the check still runs (--no-verify is separate)
+    assert plain.read_bytes() == synced.read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+def test_no_sync_refuses_to_replace_anything(tmp_path: Path) -> None:
+    """An unsynced file may be lost in a power failure: --no-sync may only create a file,
+    never rewrite the source in place or replace an existing output."""
+    src = tmp_path / "src.params"
+    shutil.copy(T0, src)
+    dst = tmp_path / "dst.params"
+    dst.write_bytes(b"the old destination")
+    before = sha(src)
+    cases = [
+        ["rename-prefix", str(src), "model0_", "m_", "--in-place", "--no-sync"],
+        ["rename-prefix", str(src), "model0_", "m_", "-o", str(dst), "--force", "--no-sync"],
+        ["to-structural", str(src), "--model", str(DATA / "models" / "tutorial.py") + ":Model",
+         "-o", str(dst), "--force", "--no-sync"],
+    ]  # fmt: skip
+    for args in cases:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.stderr.count("\n") == 1 and "--no-sync is only for a new output" in (
+            result.stderr
+        )
+    assert sha(src) == before
+    assert dst.read_bytes() == b"the old destination"
+    assert leftovers(tmp_path) == []

@@ -118,11 +118,12 @@ class Backend(Protocol):
         verify: bool = True,
         backup: str | None = None,
         progress: Callable[[int], None] | None = None,
+        sync: bool = True,
     ) -> None:
         """Write ``dest`` with entries ``(index into list_file(src).entries, new name)``,
         atomically; ``verify`` re-reads the result before it replaces ``dest``; ``backup``
         keeps the old ``dest`` under that path; ``progress(nbytes)`` reports copied bytes
-        where the backend can."""
+        where the backend can; ``sync=False`` skips the fsyncs (a new ``dest`` only)."""
         ...
 
 

@@ -152,17 +152,20 @@ def rewrite(
     verify: bool = True,
     backup: str | None = None,
     progress: Callable[[int], None] | None = None,
+    sync: bool = True,
 ) -> None:
     """Load ``src`` with ``mx.nd.load`` and save the selection with ``mx.nd.save``, atomically.
 
     The file is saved in the shape mode it loaded in (V3 stays V3). ``verify`` re-reads the
-    result with ``mx.nd.load`` and checks the names and every array's bytes. Raises BackendError.
+    result with ``mx.nd.load`` and checks the names and every array's bytes; ``sync=False``
+    skips the fsyncs (see :func:`paramtool.writer.atomic_output`). Raises BackendError.
     """
     mx = import_mxnet()
     _names, arrays, np_shape = load(src)
     out = {new: arrays[i] for i, new in selection}
     mode = mx.util.np_shape(True) if np_shape else contextlib.nullcontext()
-    with atomic_output(dest, mode_from=dest if in_place else None, backup=backup) as (_f, tmp):
+    mode_from = dest if in_place else None
+    with atomic_output(dest, mode_from=mode_from, backup=backup, sync=sync) as (_f, tmp):
         try:
             with mode:
                 mx.nd.save(tmp, out)

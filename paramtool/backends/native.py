@@ -60,6 +60,7 @@ def rewrite(
     verify: bool = True,
     backup: str | None = None,
     progress: Callable[[int], None] | None = None,
+    sync: bool = True,
 ) -> None:
     """Copy the selected records of ``src`` byte for byte under new names (see
     :func:`paramtool.writer.write_renamed`)."""
@@ -76,6 +77,7 @@ def rewrite(
             in_place=in_place,
             verify=verify,
             backup=backup,
+            sync=sync,
         )
         return
     with open_params(src) as pf:
@@ -87,4 +89,5 @@ def rewrite(
             verify=verify,
             backup=backup,
             progress=progress,
+            sync=sync,
         )

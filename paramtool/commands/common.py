@@ -39,7 +39,16 @@ def backend_option(f: F) -> F:
 
 
 def write_options(f: F) -> F:
-    """``--no-verify`` and ``--backup SUFFIX`` for every command that writes a file."""
+    """``--no-verify``, ``--no-sync`` and ``--backup SUFFIX`` for every command that writes a
+    file."""
+    f = click.option(
+        "--no-sync",
+        "no_sync",
+        is_flag=True,
+        help="Do not wait for the output to reach the disk (no fsync), as cp does: faster, but "
+        "a power failure soon after may lose it. Only for a new output file (refused with "
+        "--in-place or over an existing file).",
+    )(f)
     f = click.option(
         "--backup",
         metavar="SUFFIX",

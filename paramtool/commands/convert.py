@@ -71,6 +71,7 @@ def _convert(
     file_prefix: str | None,
     deduplicate: bool,
     no_verify: bool,
+    no_sync: bool,
     backup: str | None,
 ) -> None:
     from paramtool.backends import native
@@ -82,7 +83,7 @@ def _convert(
     if mapping_file is not None and (model_args or input_shapes):
         raise click.UsageError("--model-arg and --input-shape need --model")
     try:
-        target = resolve_destination(src, dest, force=force, can_in_place=False)
+        target = resolve_destination(src, dest, force=force, can_in_place=False, no_sync=no_sync)
     except WriteRefusedError:
         if not dry_run:
             raise
@@ -136,6 +137,7 @@ def _convert(
                 plan.selection,
                 in_place=False,
                 verify=not no_verify,
+                sync=not no_sync,
                 backup=None if backup is None else target + backup,
                 progress=advance if listing.container == "ndarray-list" else None,
             )

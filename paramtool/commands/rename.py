@@ -52,6 +52,7 @@ def rename_prefix_command(
     force: bool,
     excludes: tuple[str, ...],
     no_verify: bool,
+    no_sync: bool,
     backup: str | None,
     backend: BackendName,
 ) -> None:
@@ -80,7 +81,9 @@ def rename_prefix_command(
     target = src if in_place else dest
     if target is not None:
         try:
-            target = resolve_destination(src, target, force=force, in_place=in_place)
+            target = resolve_destination(
+                src, target, force=force, in_place=in_place, no_sync=no_sync
+            )
         except WriteRefusedError:
             if not dry_run:
                 raise
@@ -109,6 +112,7 @@ def rename_prefix_command(
     options: dict[str, Any] = {
         "in_place": in_place,
         "verify": not no_verify,
+        "sync": not no_sync,
         "backup": None if backup is None else target + backup,
     }
     if backend == "native" and listing.container == "ndarray-list":
