@@ -437,13 +437,12 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _as_float(raw: Any, dtype: DType) -> Any:
-    """Flat float view of little-endian element bytes (bfloat16 words widened to float32)."""
+    """Flat float64 copy of little-endian element bytes (bfloat16 words widened to float32)."""
     import numpy as np
 
-    if dtype.flag == 12:
-        words = np.frombuffer(raw, dtype="<u2")
-        return (words.astype("<u4") << 16).view("<f4").astype(np.float64)
-    return np.frombuffer(raw, dtype=dtype.numpy).astype(np.float64)
+    from paramtool.stats import as_float
+
+    return as_float(np.frombuffer(raw, dtype=dtype.numpy), dtype.name)
 
 
 def compare_values(

@@ -171,13 +171,15 @@ class _Accumulator:
 
 def as_float(values: np.ndarray, dtype: str) -> np.ndarray:  # type: ignore[type-arg]
     """``values`` as float64; bfloat16 (raw ``<u2`` words, or MXNet's structured dtype) widened
-    to the float32 values the words are the top halves of."""
+    to the float32 values the words are the top halves of. Signalling NaNs become quiet NaNs
+    without numpy 2's "invalid value encountered in cast" warning."""
     import numpy as np
 
-    if dtype == "bfloat16":
-        words = values.view("<u2") if values.dtype.names else values
-        return (words.astype("<u4") << 16).view("<f4").astype(np.float64)
-    return values.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        if dtype == "bfloat16":
+            words = values.view("<u2") if values.dtype.names else values
+            return (words.astype("<u4") << 16).view("<f4").astype(np.float64)
+        return values.astype(np.float64)
 
 
 def array_stats(
