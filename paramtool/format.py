@@ -39,6 +39,7 @@ actually read).
 import os
 import struct
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple, overload
 
@@ -300,45 +301,61 @@ class FileLayout:
 
 
 #: Records per block of a compact :class:`RecordTable`: the table keeps the offsets of the
-#: first record and the first name of every block (16 bytes per block) and decodes a block's
-#: headers again from the file when one of its records is asked for.
+#: first record and the first name of every block (2 bytes per record in all) and decodes a
+#: block's headers again from the file when one of its records is asked for.
 BLOCK = 8
 
 #: Estimated bytes a kept :class:`Record` costs, before its shape and name (the object, its
 #: offsets, context tuple and list slot; measured with tracemalloc on CPython 3.11/3.13).
 RECORD_COST = 420
+#: Estimated bytes per dim of a kept shape (tuple slot and int object).
+DIM_COST = 40
 
 #: A file's records are kept as :class:`Record` objects while their estimated cost stays
-#: within ``size // EAGER_DIVISOR`` bytes; past that the index turns compact. The environment
-#: variable ``PARAMTOOL_INDEX=compact`` forces the compact index (for tests).
+#: within ``size // EAGER_DIVISOR + KEEP_SLACK`` bytes; past that the index turns compact. The
+#: environment variable ``PARAMTOOL_INDEX=compact`` forces the compact index (for tests).
 EAGER_DIVISOR = 4
+#: Small files always keep their records (a few hundred of them cost less than this).
+KEEP_SLACK = 32 << 10
 
-#: Bytes of the name table read at a time.
+#: Bytes of the name table read at a time while it is walked.
 NAMES_CHUNK = 1 << 16
+
+
+def _record_cost(rec: "Record") -> int:
+    return RECORD_COST + DIM_COST * len(rec.shape) + (400 if rec.aux else 0)
+
+
+def _name_cost(length: int) -> int:
+    """Upper bound of a decoded name's size: 4 bytes per stored byte (a str of astral
+    characters, or surrogate escapes mixed with one) and the object header."""
+    return 80 + 4 * length
 
 
 class RecordTable:
     """The records of an open file, in file order: a read-only sequence of :class:`Record`.
 
-    Supports ``len``, iteration, ``reversed``, indexing (negative too) and slices, and compares
-    equal to a list of the same records.
+    Supports ``len``, iteration, ``reversed``, indexing (negative too), slices and
+    :meth:`find`, and compares equal to a list of the same records.
 
     When the :class:`Record` objects would cost more than a quarter of the file's size (very
     many small records: a V0 "none" record is 4 bytes, a Python object several hundred), the
-    table is *compact*: it keeps only the offsets of every :data:`BLOCK`-th record and name
-    (an ``array('Q')``, 2 bytes per record) and decodes a block again from the file on access
-    (the last two blocks are cached). Either way the index of a file takes at most its size in
-    memory. Records from a compact table are new objects on each decode; they compare equal.
+    table is *compact*: it keeps the offsets of every :data:`BLOCK`-th record and name (2 bytes
+    per record) and the name table's bytes, and decodes a block of headers again from the file
+    on access (the last two blocks are cached). Either way the index takes at most the file's
+    size in memory (plus :data:`KEEP_SLACK`). Records from a compact table are new objects on
+    each decode; they compare equal.
 
     Raises
     ------
     FormatError
-        On access, compact tables only: the file changed since it was indexed.
+        On access, compact tables only: the file changed (size, modification time or inode)
+        since it was indexed, or it can no longer be opened.
     """
 
     __slots__ = (
-        "_blocks", "_count", "_f", "_kept", "_name_starts", "_names_end", "_path", "_size",
-        "_starts", "bytes_read",
+        "_blocks", "_count", "_f", "_identity", "_kept", "_name_starts", "_names",
+        "_names_start", "_path", "_size", "_starts", "bytes_read",
     )  # fmt: skip
 
     def __init__(
@@ -350,7 +367,8 @@ class RecordTable:
         kept: list[Record] | None,
         starts: "array[int]",
         name_starts: "array[int] | None",
-        names_end: int,
+        names: bytes | None,
+        names_start: int,
     ) -> None:
         self._f = f
         self._path = path
@@ -359,9 +377,11 @@ class RecordTable:
         self._kept = kept
         self._starts = starts
         self._name_starts = name_starts
-        self._names_end = names_end
+        self._names = names
+        self._names_start = names_start
+        self._identity = _identity(f)
         self._blocks: dict[int, list[Record]] = {}
-        #: header and name bytes read again by a compact table (0 while records are kept)
+        #: header bytes read again by a compact table (0 while records are kept)
         self.bytes_read = 0
 
     @property
@@ -375,14 +395,7 @@ class RecordTable:
     def __iter__(self) -> Iterator[Record]:
         if self._kept is not None:
             return iter(self._kept)
-        return self._iter_blocks()
-
-    def _iter_blocks(self) -> Iterator[Record]:
-        # runs of blocks decoded in one sequential pass over headers, then names; a run's
-        # records cost at most a quarter of the file's size, as a kept table would
-        run = max(1, self._size // EAGER_DIVISOR // RECORD_COST // BLOCK)
-        for b in range(0, len(self._starts), run):
-            yield from self._decode(b, min(run, len(self._starts) - b))
+        return (rec for b in range(len(self._starts)) for rec in self._block(b))
 
     def __reversed__(self) -> Iterator[Record]:
         if self._kept is not None:
@@ -415,61 +428,100 @@ class RecordTable:
         kind = "compact" if self._kept is None else "kept"
         return f"<RecordTable {self._count} records ({kind})>"
 
+    def find(self, name: str) -> int | None:
+        """Index of the *last* record named ``name`` (MXNet keeps the last of duplicate names,
+        spec §2), or None. A compact table searches the stored name table's bytes (a C-speed
+        ``rfind``) and decodes nothing."""
+        if self._kept is not None:
+            for rec in reversed(self._kept):
+                if rec.name == name:
+                    return rec.index
+            return None
+        names, starts = self._names, self._name_starts
+        if names is None or starts is None:
+            return None
+        raw = name.encode("utf-8", "surrogateescape")
+        entry = _U64.pack(len(raw)) + raw
+        end = len(names)
+        while (p := names.rfind(entry, 0, end)) >= 0:
+            index = self._name_index(p)
+            if index is not None:
+                return index
+            end = p + len(entry) - 1  # a match inside another name: look further back
+        return None
+
+    def _name_index(self, p: int) -> int | None:
+        """The index of the name entry that starts at ``p`` in the stored name table, or None
+        when ``p`` is not where an entry starts."""
+        names, starts = self._names, self._name_starts
+        assert names is not None and starts is not None
+        b = bisect_right(starts, self._names_start + p) - 1
+        q = starts[b] - self._names_start
+        for index in range(b * BLOCK, min(b * BLOCK + BLOCK, self._count)):
+            if q == p:
+                return index
+            if q > p:
+                break
+            q += 8 + _U64.unpack_from(names, q)[0]
+        return None
+
     def _block(self, b: int) -> list[Record]:
         """Records ``b*BLOCK`` .. ``b*BLOCK+BLOCK-1``, decoded again (the last two are cached)."""
         got = self._blocks.get(b)
         if got is None:
-            got = self._decode(b, 1)
+            if self._f.closed:  # records stay readable after ParamsFile.close()
+                try:
+                    with open(self._path, "rb") as f:
+                        got = self._decode(f, b)
+                except OSError as e:
+                    raise FormatError(
+                        self._path, f"cannot read it again: {e.strerror or e}"
+                    ) from None
+            else:
+                got = self._decode(self._f, b)
             if len(self._blocks) >= 2:
                 del self._blocks[next(iter(self._blocks))]
             self._blocks[b] = got
         return got
 
-    def _decode(self, b: int, blocks: int) -> list[Record]:
-        """Decode the headers and names of ``blocks`` blocks from block ``b`` on, again."""
-        f = self._f
-        if f.closed:  # records stay readable after ParamsFile.close()
-            f = self._f = open(self._path, "rb")  # noqa: SIM115 - lives as long as the table
+    def _decode(self, f: BinaryIO, b: int) -> list[Record]:
+        """Decode the headers of block ``b`` from ``f`` again, and their names from the
+        stored name table."""
+        if _identity(f) != self._identity:
+            raise FormatError(self._path, "file changed since it was opened")
         c = _Cursor(f, self._path, self._size)
         first = b * BLOCK
         c.pos = self._starts[b]
         f.seek(c.pos)
+        records = []
         try:
-            if _current_size(f, self._size) != self._size:
-                raise c.fail("the file changed size since it was opened", "file size", 0)
-            records = []
-            for i in range(first, min(first + blocks * BLOCK, self._count)):
+            for i in range(first, min(first + BLOCK, self._count)):
                 c.record = i
                 records.append(_read_record(c, i))
-            starts = self._name_starts
-            if starts is not None:  # the run's names, in one read
-                c.pos = starts[b]
-                end = starts[b + blocks] if b + blocks < len(starts) else self._names_end
-                f.seek(c.pos)
-                buf = c.take(end - c.pos, "name table")
-                pos = 0
-                for rec in records:
-                    if pos + 8 > len(buf):
-                        raise c.fail("the name table is not as it was", "name table")
-                    (length,) = _U64.unpack_from(buf, pos)
-                    rec.name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
-                    pos += 8 + length
-                if pos != len(buf):
-                    raise c.fail("the name table is not as it was", "name table")
         except FormatError as e:
             raise FormatError(
                 self._path, f"file changed since it was opened ({e.message})"
             ) from None
         self.bytes_read += c.bytes_read
+        names, starts = self._names, self._name_starts
+        if names is not None and starts is not None:
+            q = starts[b] - self._names_start
+            view = memoryview(names)
+            for rec in records:
+                length = _U64.unpack_from(names, q)[0]
+                rec.name = str(view[q + 8 : q + 8 + length], "utf-8", "surrogateescape")
+                q += 8 + length
         return records
 
 
-def _current_size(f: BinaryIO, default: int) -> int:
-    """The size of the file behind ``f`` now (``default`` for a stream without a descriptor)."""
+def _identity(f: BinaryIO) -> tuple[int, ...] | None:
+    """What tells a file apart from a changed or replaced one: device, inode, size and
+    modification time (None for a stream without a descriptor, e.g. BytesIO)."""
     try:
-        return os.fstat(f.fileno()).st_size
-    except OSError:  # io.UnsupportedOperation: BytesIO and the like
-        return default
+        st = os.fstat(f.fileno())
+    except OSError:  # io.UnsupportedOperation
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class _Cursor:
@@ -627,9 +679,9 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
             f"array count {n} cannot fit in the {c.left} bytes left", "array count", c.pos - 8
         )
     # Keep Record objects while they cost at most a quarter of the file's size; past that
-    # keep only block offsets (RecordTable decodes blocks again on access).
+    # keep only block offsets and the name table (RecordTable decodes blocks on access).
     forced = os.environ.get("PARAMTOOL_INDEX") == "compact"
-    budget = size // EAGER_DIVISOR
+    budget = size // EAGER_DIVISOR + KEEP_SLACK
     kept: list[Record] | None = None if forced else []
     cost = 0
     starts = array("Q")
@@ -639,7 +691,7 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
         c.record = i
         rec = _read_record(c, i)
         if kept is not None:
-            cost += RECORD_COST + 8 * len(rec.shape) + (300 if rec.aux else 0)
+            cost += _record_cost(rec)
             if cost > budget:
                 kept = None
             else:
@@ -653,13 +705,19 @@ def read_layout(f: BinaryIO, path: str, size: int) -> tuple[FileLayout, int]:
             "name count",
             c.pos - 8,
         )
+    names_start = c.pos
     name_starts = array("Q") if k else None
+    names = None
     if k:
         assert name_starts is not None
-        cost = _read_names(c, k, kept, name_starts, cost, budget)
-        if cost > budget:
+        if not _read_names(c, k, kept, name_starts, budget - cost):
             kept = None
-    table = RecordTable(f, path, size, n, kept, starts, name_starts, c.pos)
+        if kept is None:  # the compact table keeps the name table's bytes (part of the file)
+            f.seek(names_start)
+            names = f.read(c.pos - names_start)
+            if len(names) != c.pos - names_start:
+                raise c.fail("file ends early (it shrank while being read)", "name", names_start)
+    table = RecordTable(f, path, size, n, kept, starts, name_starts, names, names_start)
     layout = FileLayout(
         records=table,
         named=k > 0 or n == 0,
@@ -681,18 +739,18 @@ def _read_names(
     k: int,
     kept: list[Record] | None,
     name_starts: "array[int]",
-    cost: int,
     budget: int,
-) -> int:
+) -> bool:
     """Walk the ``k`` names of the name table (spec §2) in :data:`NAMES_CHUNK`-byte reads,
-    checking each length against the bytes left; record the offset of every :data:`BLOCK`-th
-    name in ``name_starts``, and give the kept records their names while their estimated
-    ``cost`` stays within ``budget``. Returns the cost (above ``budget``: stop keeping)."""
-    f = c.f
+    checking each length against the bytes left, and record the offset of every
+    :data:`BLOCK`-th name in ``name_starts``. While ``kept`` is a list and the decoded names'
+    estimated cost stays within ``budget`` bytes, give the kept records their names. Returns
+    whether it did so for all of them (False: the index must be compact)."""
     unpack = _U64.unpack_from
-    buf = b""
+    buf: bytes | bytearray = b""
     pos = 0  # where the next name starts in buf
     base = c.pos  # file offset of buf[0]
+    naming = kept is not None
     for i in range(k):
         c.record = i
         at = base + pos
@@ -708,41 +766,47 @@ def _read_names(
                 "name length",
                 at,
             )
+        if naming:
+            budget -= _name_cost(length)
+            naming = budget >= 0
         if pos + 8 + length > len(buf):
+            if not naming and length > NAMES_CHUNK:  # skip it without reading it
+                c.f.seek(at + 8 + length)
+                buf, pos, base = b"", 0, at + 8 + length
+                continue
             buf, pos, base = _refill(c, buf, pos, base, 8 + length, "name")
-        if kept is not None:
-            name = buf[pos + 8 : pos + 8 + length].decode("utf-8", "surrogateescape")
-            cost += 49 + 4 * length  # a str costs at most 4 bytes per UTF-8 byte
-            if cost > budget:
-                kept = None
-            else:
-                kept[i].name = name
+        if naming:
+            assert kept is not None
+            kept[i].name = str(
+                memoryview(buf)[pos + 8 : pos + 8 + length], "utf-8", "surrogateescape"
+            )
         pos += 8 + length
     c.record = None
     c.pos = base + pos
-    f.seek(c.pos)
-    return cost
+    c.f.seek(c.pos)
+    return naming
 
 
 def _refill(
-    c: _Cursor, buf: bytes, pos: int, base: int, need: int, field: str
-) -> tuple[bytes, int, int]:
-    """Drop the consumed part of ``buf`` and read on until ``need`` bytes are there (at least
-    :data:`NAMES_CHUNK`, never past the end of the file). Returns the new (buf, pos, base)."""
-    rest = buf[pos:]
+    c: _Cursor, buf: bytes | bytearray, pos: int, base: int, need: int, field: str
+) -> tuple[bytearray, int, int]:
+    """A new buffer that starts with the unconsumed part of ``buf`` and holds at least
+    ``need`` bytes (at least :data:`NAMES_CHUNK`, never past the end of the file), in one
+    allocation. Returns the new (buf, pos, base)."""
+    rest = len(buf) - pos
     base += pos
-    end = base + len(rest)
-    want = min(max(need - len(rest), NAMES_CHUNK), c.size - end)
-    if len(rest) + want < need:
+    end = base + rest
+    want = min(max(need - rest, NAMES_CHUNK), c.size - end)
+    if rest + want < need:
         raise c.fail(f"file ends early (needs {need} bytes, {c.size - base} left)", field, base)
+    new = bytearray(rest + want)
+    new[:rest] = memoryview(buf)[pos:]
     c.f.seek(end)
-    more = c.f.read(want)
-    c.bytes_read += len(more)
-    if len(more) != want:  # the file shrank under us
-        raise c.fail(
-            f"file ends early (needs {need} bytes, got {len(rest) + len(more)})", field, base
-        )
-    return rest + more, 0, base
+    got = c.f.readinto(memoryview(new)[rest:])  # type: ignore[attr-defined]
+    c.bytes_read += got
+    if got != want:  # the file shrank under us
+        raise c.fail(f"file ends early (needs {need} bytes, got {rest + got})", field, base)
+    return new, 0, base
 
 
 def _read_shape(c: _Cursor, version: int) -> tuple[int, ...]:
@@ -844,7 +908,11 @@ def _read_dense_fast(c: _Cursor, index: int, offset: int) -> Record | None:
     if c.left < 24:
         return None
     f = c.f
-    word, stype, ndim = _HEAD.unpack(f.read(12))
+    first = f.read(12)
+    if len(first) != 12:  # the file shrank: the careful path says where
+        f.seek(offset)
+        return None
+    word, stype, ndim = _HEAD.unpack(first)
     if word not in (MAGIC_V2, MAGIC_V3) or stype != STYPE_DEFAULT or not 0 <= ndim <= 64:
         f.seek(offset)
         return None
@@ -854,6 +922,9 @@ def _read_dense_fast(c: _Cursor, index: int, offset: int) -> Record | None:
         f.seek(offset)
         return None
     rest = f.read(head - 12)
+    if len(rest) != head - 12:
+        f.seek(offset)
+        return None
     shape = struct.unpack_from(f"<{ndim}q", rest)
     dev_type, dev_id, flag = _I32x3.unpack_from(rest, 8 * ndim)
     dtype = DTYPES.get(flag)

@@ -176,10 +176,10 @@ class ParamsFile:
         """
         if isinstance(key, int):
             return self.layout.records[key]
-        for rec in reversed(self.layout.records):
-            if rec.name == key:
-                return rec
-        raise KeyError(key)
+        index = self.layout.records.find(key)
+        if index is None:
+            raise KeyError(key)
+        return self.layout.records[index]
 
     # -- data -----------------------------------------------------------------------------
     def read_bytes(self, key: int | str | Record) -> bytes:
@@ -235,6 +235,7 @@ class ParamsFile:
         values_end = rec.values_nbytes
         data = np.frombuffer(buf, dtype=dtype, count=rec.stored_size).reshape(rec.storage_shape)
         aux = []
+        offsets = []
         pos = values_end
         for adtype, ashape in rec.aux:
             count = 1
@@ -245,7 +246,13 @@ class ParamsFile:
                     ashape
                 )
             )
+            offsets.append(rec.data_offset + pos)
             pos += count * adtype.itemsize
+        problem = _sparse_problem(rec, data, aux)
+        if problem is not None:
+            j, message = problem
+            field = "indices" if rec.stype == 1 or j == 1 else "indptr"
+            raise FormatError(self.path, message, offset=offsets[j], record=rec.index, field=field)
         if rec.stype == 1:
             return SparseArray("row_sparse", rec.shape, data, aux[0])
         return SparseArray("csr", rec.shape, data, aux[1], aux[0])
@@ -266,6 +273,34 @@ class ParamsFile:
 
     def __repr__(self) -> str:
         return f"<ParamsFile {self.path!r}: {len(self)} arrays>"
+
+
+def _sparse_problem(rec: Record, data: Any, aux: list[Any]) -> tuple[int, str] | None:
+    """What makes a sparse record's index arrays unusable (spec §7), as (which aux array,
+    message), or None. MXNet 1.9.1 loads such a file and fails (or reads out of bounds)
+    only when the array is used; paramtool refuses it when it is read."""
+    import numpy as np
+
+    rows = rec.shape[0]
+    if rec.stype == 1:
+        idx = aux[0].astype(np.int64).reshape(-1)
+        if idx.shape[0] != data.shape[0]:
+            return 0, f"{idx.shape[0]} row ids for {data.shape[0]} stored rows"
+        if idx.size and (idx.min() < 0 or idx.max() >= rows):
+            return 0, f"row id out of range 0..{rows - 1}"
+        return None
+    indptr = aux[0].astype(np.int64).reshape(-1)
+    indices = aux[1].astype(np.int64).reshape(-1)
+    nnz = data.shape[0]
+    if indptr.shape[0] != rows + 1:
+        return 0, f"indptr has {indptr.shape[0]} entries for {rows} rows (needs {rows + 1})"
+    if indptr[0] != 0 or indptr[-1] != nnz or (np.diff(indptr) < 0).any():
+        return 0, f"indptr is not a non-decreasing run from 0 to {nnz} stored values"
+    if indices.shape[0] != nnz:
+        return 1, f"{indices.shape[0]} column indices for {nnz} stored values"
+    if indices.size and (indices.min() < 0 or indices.max() >= rec.shape[1]):
+        return 1, f"column index out of range 0..{rec.shape[1] - 1}"
+    return None
 
 
 def _numpy_dtype(dtype: DType) -> np.dtype:  # type: ignore[type-arg]

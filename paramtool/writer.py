@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-from paramtool.errors import WriteRefusedError
+from paramtool.errors import FormatError, WriteRefusedError
 from paramtool.format import (
     DTYPE_FLAGS,
     encode_dense_header,
@@ -426,7 +426,20 @@ def verify_copy(
     OSError
         A read failed.
     """
+    try:
+        _verify_copy(src, written, selection, dest)
+    except FormatError as e:  # the copy does not even parse
+        raise WriteRefusedError(
+            f"{dest}: verification failed: the written file does not read back ({e.message})"
+        ) from None
+
+
+def _verify_copy(
+    src: ParamsFile, written: str, selection: Sequence[tuple[int, str]], dest: str
+) -> None:
     with ParamsFile(written) as out:
+        if os.pread(out.fileno(), 24, 0) != encode_list_header(len(selection)):
+            raise WriteRefusedError(f"{dest}: verification failed: the list header differs")
         got = [r.name for r in out.records]
         want = [name for _, name in selection]
         if got != want:

@@ -41,7 +41,7 @@ import paramtool
 import paramtool.npz  # imported here, not inside a measured call (import cost is not input's)
 from paramtool.backends import native
 from paramtool.cli import cli
-from paramtool.format import FileLayout, read_layout
+from paramtool.format import KEEP_SLACK, FileLayout, read_layout
 
 HOSTILE = Path(__file__).parent / "hostile"
 CORPUS = HOSTILE / "corpus"
@@ -50,10 +50,10 @@ FILES = sorted(EXPECTED)
 SEEDS = [n for n in FILES if n.startswith("seed-")]
 #: Random single-byte changes per seed file.
 FLIPS = 50
-#: What opening and walking a file may allocate beyond the file's size: read buffers and the
-#: like, whatever the input (measured: ~7 KiB). The index itself stays within the file's size
-#: (see paramtool.format.RecordTable).
-OPEN_SLACK = 16 * 1024
+#: What opening and walking a file may allocate beyond the file's size: the records a small
+#: file always keeps (KEEP_SLACK), read buffers and the like (~7 KiB), whatever the input. The
+#: index itself stays within the file's size (see paramtool.format.RecordTable).
+OPEN_SLACK = KEEP_SLACK + 16 * 1024
 #: Memory bound for listing a file: this constant + 2 x the file size (+ PER_RECORD per record,
 #: see record_allowance).
 MEMORY_SLACK = 64 * 1024
