@@ -1,8 +1,8 @@
 """Array values: streaming statistics (``ls --stats``, ``check``) and reading one array (``show``).
 
 Statistics are computed in chunks of :data:`CHUNK` elements, so memory stays bounded whatever
-the array size: a dense array of an MXNet 1.x file is memory-mapped
-(``ParamsFile.read(rec, mmap=True)``) and each chunk converted to float64 on its own. An npz
+the array size: a dense array of an MXNet 1.x file is read into one reused buffer, a chunk at a
+time, and each chunk converted to float64 on its own. An npz
 (MXNet 2.x) member is read whole, one array at a time.
 
 Per array: ``min``, ``max``, ``mean`` and ``std`` (population, ``ddof=0``) over the *finite*
@@ -264,24 +264,53 @@ def file_stats(
             elif nonfinite_only and rec.dtype.name not in FLOAT_DTYPES:
                 out[i] = array_stats(_empty(), rec.dtype.name, elements=rec.size, **opts)
             elif rec.storage_shape is None:
-                try:
-                    values = pf.read(rec, mmap=True)
-                except (OSError, ValueError) as e:  # e.g. the file shrank since it was indexed
-                    raise FormatError(
-                        path,
-                        f"cannot map the array data: {e}",
-                        offset=rec.data_offset,
-                        record=rec.index,
-                        field="data",
-                    ) from None
-                try:
-                    out[i] = array_stats(values, rec.dtype.name, **opts)
-                finally:
-                    del values  # unmap now, not at the next collection
+                out[i] = _dense_record_stats(pf, rec, chunk, nonfinite_only)
             else:
                 sparse = pf.read(rec)
                 out[i] = array_stats(sparse.data, rec.dtype.name, elements=rec.size, **opts)
     return out
+
+
+def _dense_record_stats(pf: Any, rec: Any, chunk: int, nonfinite_only: bool) -> ArrayStats:
+    """:func:`array_stats` of a dense record, read ``chunk`` elements at a time into one
+    reused buffer (not memory-mapped: a file truncated meanwhile gives FormatError, where a
+    mapping would die of SIGBUS).
+
+    Raises
+    ------
+    FormatError
+        The file ends before the record's data does (it changed since it was indexed), or a
+        read fails.
+    """
+    import numpy as np
+
+    from paramtool.writer import read_into
+
+    name = rec.dtype.name
+    floating = name in FLOAT_DTYPES
+    acc = _Accumulator(nonfinite_only)
+    item = rec.dtype.itemsize
+    buf = bytearray(min(rec.nbytes, chunk * item))
+    done = 0
+    while done < rec.nbytes:
+        n = min(len(buf), rec.nbytes - done)
+        try:
+            got = read_into(pf.fileno(), memoryview(buf)[:n], rec.data_offset + done)
+        except OSError as e:
+            got, why = -1, e.strerror or str(e)
+        if got != n:
+            raise FormatError(
+                pf.path,
+                why if got < 0 else f"file changed while reading (it ends {n - got} bytes early)",
+                offset=rec.data_offset + done,
+                record=rec.index,
+                field="data",
+            )
+        acc.add(
+            as_float(np.frombuffer(buf, dtype=rec.dtype.numpy, count=n // item), name), floating
+        )
+        done += n
+    return acc.result(rec.size)
 
 
 def _empty() -> np.ndarray:  # type: ignore[type-arg]

@@ -346,6 +346,29 @@ def test_stats_memory_is_bounded(tmp_path: Path) -> None:
     assert peak < 30_000_000, peak
 
 
+def test_stats_of_a_file_truncated_meanwhile_is_a_format_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data is read, not memory-mapped: a file cut short after it was indexed gives
+    FormatError naming the record (a mapping would die of SIGBUS)."""
+    import paramtool.stats
+
+    p = tmp_path / "big.params"
+    paramtool.save(p, {"a": np.ones(1000, np.float32), "b": np.ones(300_000, np.float32)})
+    real = paramtool.stats._dense_record_stats
+
+    def cut_then_read(pf: Any, rec: Any, chunk: int, nonfinite_only: bool) -> Any:
+        if rec.index == 1:
+            os.truncate(p, rec.data_offset + 1000)
+        return real(pf, rec, chunk, nonfinite_only)
+
+    monkeypatch.setattr(paramtool.stats, "_dense_record_stats", cut_then_read)
+    with pytest.raises(paramtool.FormatError) as err:
+        file_stats(str(p), chunk=4096)
+    assert err.value.record == 1 and err.value.field == "data"
+    assert "file changed while reading" in str(err.value)
+
+
 def test_stats_table_and_csv(tmp_path: Path) -> None:
     out = run("ls", DTYPES, "--stats").stdout
     header = out.splitlines()[0].split()
