@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from paramtool.backends import Listing
-from paramtool.errors import RenameError
+from paramtool.errors import ModelSpecError, RenameError
 from paramtool.mapping import Match, excluded, match_model, param_label, shapes_compatible
 from paramtool.model import ModelInfo, ModelParam
 from paramtool.names import detect_scheme, split_tag
@@ -45,6 +45,33 @@ def expected_keys(p: ModelParam, target: Target, model: ModelInfo, prefix: str |
     if target == "export":
         return [("aux:" if p.aux else "arg:") + name]
     return [name]
+
+
+def require_target(model: ModelInfo, target: Target) -> None:
+    """Refuse a target naming the model cannot give: a symbol graph (``-symbol.json``) or a
+    file of prefixed names has no structural (``save_parameters``) names, a file of
+    structural names no prefixed ones. Otherwise every key would count as expected, and a
+    conversion would write an empty file.
+
+    Raises
+    ------
+    ModelSpecError
+        No parameter of the model has a key of that kind.
+    """
+    if any(expected_keys(p, target, model, None) for p in model.params) or not model.params:
+        return
+    if target == "structural":
+        what = (
+            "a symbol graph knows only the prefixed and arg:/aux: names"
+            if model.kind == "symbol"
+            else "its names are all prefixed"
+        )
+        hint = (
+            f"{what}; give the Gluon block instead (zoo:NAME, module:callable or file.py:callable)"
+        )
+    else:
+        hint = "give a model that names its parameters with prefixes (a Gluon block or symbol)"
+    raise ModelSpecError(f"{model.spec}: the model gives no {target} names: {hint}")
 
 
 def default_target(model: ModelInfo) -> Target:
@@ -168,6 +195,7 @@ def compare_to_model(
 ) -> ModelReport:
     """Compare a file with what ``model`` expects under ``target`` naming, and diagnose."""
     target = target or default_target(model)
+    require_target(model, target)
     m = match_model(listing, model)
     entries = listing.entries
     ps = model.params
@@ -508,6 +536,7 @@ def plan_conversion(
         Keys of the file that match no parameter, or shape mismatches, that ``excludes`` does not
         leave out (listed, with the ``--exclude`` to use); a file that matches nothing.
     """
+    require_target(model, target)
     m = match_model(listing, model, file_prefix=file_prefix)
     entries = listing.entries
     ps = model.params

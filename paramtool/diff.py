@@ -7,12 +7,16 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paramtool.backends import Entry, Listing
+from paramtool.errors import FormatError
 from paramtool.format import DType, Record
 from paramtool.names import Scheme, detect_scheme, find_prefix_change, rename_one
 from paramtool.render import shape_text, shell_join
+
+if TYPE_CHECKING:
+    from paramtool.index import ParamsFile
 
 
 @dataclass(frozen=True)
@@ -206,19 +210,27 @@ SPAN_BYTES = 64
 PY_SPAN_BYTES = 4 << 10
 
 
-def _read_block(fd: int, buf: bytearray, offset: int, n: int) -> None:
-    """Read ``n`` bytes at byte ``offset`` of ``fd`` into the start of ``buf``.
+def _read_block(pf: ParamsFile, rec: Record, buf: bytearray, done: int, n: int) -> None:
+    """Read ``n`` bytes of ``rec``'s data, from its byte ``done`` on, into the start of
+    ``buf``.
 
     Raises
     ------
-    OSError
-        A read failed, or the file ended before ``n`` bytes (``EIO``).
+    FormatError
+        A read failed, or the file ended before ``n`` bytes (it changed since it was indexed);
+        the message names the file, the record and the byte offset.
     """
     from paramtool.writer import read_into
 
-    got = read_into(fd, buf if n == len(buf) else memoryview(buf)[:n], offset)
+    offset = rec.data_offset + done
+    try:
+        got = read_into(pf.fileno(), buf if n == len(buf) else memoryview(buf)[:n], offset)
+    except OSError as e:
+        got, why = -1, f"cannot read: {e.strerror or e}"
     if got != n:
-        raise OSError(5, f"file ended {n - got} bytes early")
+        if got >= 0:
+            why = f"file changed while reading (it ends {n - got} bytes early)"
+        raise FormatError(pf.path, why, offset=offset, record=rec.index, field="data")
 
 
 def _differing_spans(
@@ -468,9 +480,8 @@ def compare_values(
     Raises
     ------
     FormatError
-        As :func:`paramtool.index.open_params`.
-    OSError
-        A read failed or a file is shorter than its records say.
+        As :func:`paramtool.index.open_params`; also a read that fails or comes up short (a
+        file changed since it was indexed), naming the file, the record and the offset.
     """
     from paramtool.index import open_params
     from paramtool.writer import compare_buffers
@@ -505,15 +516,15 @@ def compare_values(
                     acc.add(_as_float(da.tobytes(), ra.dtype), _as_float(db.tobytes(), rb.dtype), 0)
                 out.append(acc.result())
                 continue
-            _compare_dense(fa.fileno(), fb.fileno(), ra, rb, acc, buffers, report)
+            _compare_dense(fa, fb, ra, rb, acc, buffers, report)
             out.append(acc.result())
     report(0)
     return out
 
 
 def _compare_dense(
-    fd_a: int,
-    fd_b: int,
+    fa: ParamsFile,
+    fb: ParamsFile,
     ra: Record,
     rb: Record,
     acc: _ValueAccumulator,
@@ -530,8 +541,8 @@ def _compare_dense(
 
     Raises
     ------
-    OSError
-        A read failed or a file is shorter than its records say.
+    FormatError
+        A read failed or a file is shorter than its records say (:func:`_read_block`).
     """
     assert ra.dtype is not None
     dtype = ra.dtype
@@ -545,8 +556,8 @@ def _compare_dense(
     done = 0
     while done < ra.nbytes:
         n = min(size, ra.nbytes - done)
-        _read_block(fd_a, buf_a, ra.data_offset + done, n)
-        _read_block(fd_b, buf_b, rb.data_offset + done, n)
+        _read_block(fa, ra, buf_a, done, n)
+        _read_block(fb, rb, buf_b, done, n)
         if (buf_a != buf_b) if n == len(buf_a) else (buf_a[:n] != buf_b[:n]):
             acc.equal = False
             spans = None if use_numpy else _differing_spans(buf_a, buf_b, n, item, PY_SPAN_BYTES)

@@ -690,3 +690,41 @@ def test_excluding_everything_says_so(tmp_path: Path) -> None:
         "rename-prefix", T0, "model0_", "x_", "-o", tmp_path / "o", "--exclude", "*", code=3
     ).stderr
     assert "every name is left out by --exclude" in err
+
+
+def test_an_unreadable_input_is_exit_3_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input that cannot be read (no permission) is bad input, exit 3 with one line, not a
+    usage error (Click's own readable check gave exit 2 and three lines). Tests run as root,
+    where chmod 000 does not stop reads: the denial is simulated."""
+    import builtins
+
+    locked = tmp_path / "locked.params"
+    shutil.copy(Path(__file__).parent / "data" / "tutorial-model0.params", locked)
+    real_open, real_access = builtins.open, os.access
+
+    def deny_open(file: object, *args: object, **kwargs: object) -> object:
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    def deny_access(path: object, mode: int, *args: object, **kwargs: object) -> bool:
+        if str(path) == str(locked):
+            return False
+        return real_access(path, mode, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "open", deny_open)
+    monkeypatch.setattr(os, "access", deny_access)
+    other = str(Path(__file__).parent / "data" / "tutorial-model0.params")
+    for args in (
+        ["ls", str(locked)],
+        ["check", str(locked)],
+        ["show", str(locked), "model0_dense0_bias"],
+        ["diff", str(locked), other],
+        ["diff", other, str(locked)],
+        ["rename-prefix", str(locked), "model0_", "m_", "-o", str(tmp_path / "o.params")],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.stderr.count("\n") == 1 and "Permission denied" in result.stderr, args

@@ -1114,3 +1114,23 @@ def test_fp16_file_fp32_model(mx: Any, builders: ModuleType, tmp_path: Path) -> 
         prefixed_keys(second_net),
         flags={"cast_dtype": True},
     )
+
+
+def test_a_model_without_structural_names_is_refused(tmp_path: Path) -> None:
+    """A symbol graph knows no structural (save_parameters) names: to-structural must not
+    write an empty file, and diff --expect structural must not call every key expected
+    (found by a new-user trial). Symbol JSON is read without MXNet."""
+    out = tmp_path / "out.params"
+    spec = str(DATA / "hybrid-symbol.json")
+    src = DATA / "hybrid-0000.params"
+    for args in (
+        ("to-structural", src, "--model", spec, "-o", out),
+        ("to-structural", src, "--model", spec, "-o", out, "--dry-run"),
+        ("diff", src, "--model", spec, "--expect", "structural"),
+    ):
+        result = invoke(*args, code=3)
+        assert result.stdout == ""
+        assert result.stderr.count("\n") == 1
+        assert "gives no structural names" in result.stderr and "symbol graph" in result.stderr
+    assert not out.exists()
+    invoke("diff", src, "--model", spec, code=0)  # export keys: what the graph does know

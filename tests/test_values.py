@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 import tracemalloc
 from pathlib import Path
@@ -401,3 +402,30 @@ def test_few_differences_do_not_import_numpy(tmp_path: Path) -> None:
     assert got == [v.to_json() for v in compare_values(str(a), str(b), [("x", 0, 0), ("i", 1, 1)])]
     assert got[0]["n_diff"] == 4 and got[0]["first_index"] == [0] and got[0]["max_abs"] == "inf"
     assert got[1]["n_diff"] == 10 and got[1]["max_abs"] == 9
+
+
+def test_a_file_truncated_while_compared_names_file_and_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that comes up short (the file changed since it was indexed) is a FormatError
+    naming the file and the record, not an OSError the CLI would call a write failure."""
+    import paramtool.diff
+
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    arrays = {"w": np.ones(100_000, np.float32), "v": np.ones(100_000, np.float32)}
+    paramtool.save(a, arrays)
+    paramtool.save(b, arrays)
+    real = paramtool.diff._read_block
+    seen: list[int] = []
+
+    def cut_then_read(pf: Any, rec: Any, buf: Any, done: int, n: int) -> None:
+        if pf.path == str(b) and rec.index == 1 and not seen:
+            seen.append(1)
+            os.truncate(b, rec.data_offset + done + 10)
+        real(pf, rec, buf, done, n)
+
+    monkeypatch.setattr(paramtool.diff, "_read_block", cut_then_read)
+    result = CliRunner().invoke(cli, ["diff", str(a), str(b), "--values"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"Error: {b}: record 1, field 'data'")
+    assert "file changed while reading" in result.stderr

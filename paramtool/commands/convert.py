@@ -26,7 +26,7 @@ def conversion_options(f: F) -> F:
     f = click.option(
         "--save-mapping",
         metavar="FILE",
-        type=click.Path(),
+        type=click.Path(readable=False),
         help="Also write the file key -> new key mapping as JSON (for --mapping); not with "
         "--dry-run.",
     )(f)
@@ -34,7 +34,7 @@ def conversion_options(f: F) -> F:
         "--mapping",
         "mapping_file",
         metavar="FILE",
-        type=click.Path(),
+        type=click.Path(readable=False),
         help="Apply a mapping saved with --save-mapping instead of --model (no MXNet needed).",
     )(f)
     f = exclude_option(f)
@@ -47,10 +47,10 @@ def conversion_options(f: F) -> F:
         "dest",
         metavar="DEST",
         required=True,
-        type=click.Path(),
+        type=click.Path(readable=False),
         help="Write the result here.",
     )(f)
-    f = click.argument("src", type=click.Path())(f)
+    f = click.argument("src", type=click.Path(readable=False))(f)
     return f
 
 

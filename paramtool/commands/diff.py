@@ -32,8 +32,8 @@ def _not_nan(value: float, name: str) -> float:
 
 
 @click.command(name="diff")
-@click.argument("file_a", metavar="FILE", type=click.Path())
-@click.argument("file_b", metavar="[OTHER]", required=False, type=click.Path())
+@click.argument("file_a", metavar="FILE", type=click.Path(readable=False))
+@click.argument("file_b", metavar="[OTHER]", required=False, type=click.Path(readable=False))
 @click.option("-m", "--model", "model_spec", metavar="SPEC", help=MODEL_HELP)
 @model_options
 @click.option(

@@ -116,7 +116,7 @@ def _entry_json(e: Entry, index: int) -> dict[str, Any]:
 
 
 @click.command(name="ls")
-@click.argument("file", type=click.Path())
+@click.argument("file", type=click.Path(readable=False))
 @format_option(
     ["table", "json", "csv", "names"],
     "table: for people; json: one object with a `parameters` list; csv; names: one per line.",

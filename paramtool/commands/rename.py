@@ -15,7 +15,7 @@ from paramtool.render import display_name, inert, progress_bar
 
 
 @click.command(name="rename-prefix")
-@click.argument("src", type=click.Path())
+@click.argument("src", type=click.Path(readable=False))
 @click.argument("old", shell_complete=complete_prefixes)
 @click.argument("new")
 @click.option(
@@ -23,7 +23,7 @@ from paramtool.render import display_name, inert, progress_bar
     "--output",
     "dest",
     metavar="DEST",
-    type=click.Path(),
+    type=click.Path(readable=False),
     help="Write the result here (must not exist unless --force).",
 )
 @click.option("--in-place", is_flag=True, help="Rewrite SRC itself (atomically).")

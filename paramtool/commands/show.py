@@ -66,7 +66,7 @@ def _json_values(values: Any) -> Any:
 
 
 @click.command(name="show")
-@click.argument("file", type=click.Path())
+@click.argument("file", type=click.Path(readable=False))
 @click.argument("name", shell_complete=complete_names)
 @click.option("--full", is_flag=True, help="Print every value (default: summarise large arrays).")
 @format_option(
@@ -135,7 +135,7 @@ def show_command(file: str, name: str, full: bool, fmt: str) -> None:
 
 
 @click.command(name="check")
-@click.argument("file", type=click.Path())
+@click.argument("file", type=click.Path(readable=False))
 @format_option(
     ["table", "json", "csv"],
     "table: the arrays with NaN or Inf and a summary; json: one object; csv: one row per "
