@@ -268,25 +268,39 @@ def find_prefix_change(
     if not only_a or len(only_a) != len(only_b):
         return None
     tag_a, a0 = split_tag(only_a[0])
+    # suffix lengths that leave a prefix ``old`` ending at a boundary (or empty), longest first
+    suffixes = [n for n in range(len(a0), -1, -1) if n == len(a0) or a0[-n - 1] in "_."]
+    sample = only_a[:16]  # every name of A-B must be renamed into B: a cheap first test
     best: tuple[str, str, bool] | None = None
     # Pair A's first unmatched name with each of B's: the change must map a0 onto one of them.
     for b in only_b:
         tag_b, b0 = split_tag(b)
         if tag_a != tag_b:
             continue
+        common = _common_suffix(a0, b0)
         # Candidate (old, new) pairs share a suffix: a0 = old + s, b0 = new + s.
-        for s_len in range(min(len(a0), len(b0)), -1, -1):
-            if s_len and a0[len(a0) - s_len :] != b0[len(b0) - s_len :]:
+        for s_len in suffixes:
+            if s_len > common or s_len > len(b0):
                 continue
             old, new = a0[: len(a0) - s_len], b0[: len(b0) - s_len]
-            if old == new:
+            if old == new or (new and new[-1] not in "_."):
                 continue
-            if (old and old[-1] not in "_.") or (new and new[-1] not in "_."):
+            if best is not None and len(old) >= len(best[0]):
+                continue
+            if any(rename_one(n, old, new) not in set_b for n in sample):
                 continue
             result = _check_change(names_a, set_b, old, new)
-            if result is not None and (best is None or len(old) < len(best[0])):
+            if result is not None:
                 best = (old, new, result)
     return best
+
+
+def _common_suffix(a: str, b: str) -> int:
+    """Length of the longest common suffix of ``a`` and ``b``."""
+    n, limit = 0, min(len(a), len(b))
+    while n < limit and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
 
 
 def _check_change(names_a: Sequence[str], set_b: set[str], old: str, new: str) -> bool | None:

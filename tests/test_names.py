@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from paramtool.errors import RenameError
@@ -110,3 +112,30 @@ def test_find_prefix_change() -> None:
     # unrelated names
     assert find_prefix_change(["a_w", "a_b"], ["c_x", "c_y"]) is None
     assert find_prefix_change(TUTORIAL0, TUTORIAL0) is None
+
+
+def test_find_prefix_change_checks_few_candidates_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each full check walks every name: checking one per name of B made diff quadratic
+    (8000 names took 18 s). Candidates are screened on a sample first."""
+    import paramtool.names as names_mod
+
+    calls: list[tuple[str, str]] = []
+    real = names_mod._check_change
+
+    def counting(names_a: Any, set_b: Any, old: str, new: str) -> bool | None:
+        calls.append((old, new))
+        return real(names_a, set_b, old, new)
+
+    monkeypatch.setattr(names_mod, "_check_change", counting)
+    a = [f"model0_b{i}_w" for i in range(2000)]
+    b = [f"model1_b{i}_w" for i in range(2000)]
+    assert names_mod.find_prefix_change(a, b) == ("model0_", "model1_", False)
+    assert len(calls) <= 3, calls[:10]
+    calls.clear()
+    assert (
+        names_mod.find_prefix_change(
+            [f"layer{i}.weight" for i in range(2000)], [f"features.{i}.weight" for i in range(2000)]
+        )
+        is None
+    )
+    assert len(calls) <= 3, calls[:10]
