@@ -168,7 +168,17 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 def _on_signal(signum: int, frame: object) -> None:
     # SystemExit unwinds through atomic_output, which removes its temporary file.
+    _say_if_written()
     raise SystemExit(128 + signum)
+
+
+def _say_if_written() -> None:
+    """After an interruption: name the files already renamed into place (complete), if any.
+    (The rename defers signals, so a file is either untouched or complete.)"""
+    writer = sys.modules.get("paramtool.writer")
+    for dest in getattr(writer, "COMMITTED", ()):
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"Interrupted after {inert(dest)} was written; it is complete.\n")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -196,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = e.exit_code
         except click.Abort:
             click.echo("Aborted!", err=True)
+            _say_if_written()
             code = 130
         else:
             code = rv if isinstance(rv, int) else 0

@@ -97,7 +97,8 @@ def atomic_output(
     POSIX); on success it is flushed, fsynced and renamed over ``dest``, and the directory is
     fsynced. On any exception (including KeyboardInterrupt) it is removed and ``dest`` is left
     as it was. ``mode_from`` copies that file's permission bits and, where allowed, its owner
-    (for in-place rewrites; hard links to the old file keep the old content); new files get
+    (for in-place rewrites; hard links to the old file keep the old content); by default an
+    existing ``dest`` keeps its own (as ``cp`` over an existing file does), and new files get
     ``0o666`` minus the umask, like ``open()``. ``backup``: if ``dest`` exists, it is kept
     under this path (a hard link to the old file, made just before the rename; a copy where
     the filesystem has no hard links). ``sync=False`` skips both fsyncs (as ``cp`` does): the
@@ -113,6 +114,8 @@ def atomic_output(
     """
     if backup is not None and os.path.lexists(backup):
         raise WriteRefusedError(f"{backup}: the backup file already exists")
+    if mode_from is None and os.path.isfile(dest):
+        mode_from = dest
     directory = os.path.dirname(os.path.abspath(dest))
     try:
         fd, tmp = tempfile.mkstemp(
@@ -142,7 +145,9 @@ def atomic_output(
                 os.link(dest, backup)
             except OSError:
                 shutil.copy2(dest, backup)
-        os.replace(tmp, dest)
+        with _signals_deferred():  # the rename and its record, not one without the other
+            os.replace(tmp, dest)
+            COMMITTED.append(dest)
     except OSError as e:
         _unlink_quietly(tmp)
         raise WriteRefusedError(
@@ -159,6 +164,31 @@ def atomic_output(
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+#: Destinations :func:`atomic_output` has renamed into place, in this process: an interruption
+#: that arrives after the rename can say that the new file is complete.
+COMMITTED: list[str] = []
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back while the body runs (main thread, where the OS
+    has ``pthread_sigmask``); a signal that arrives meanwhile is delivered when it ends."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _unlink_quietly(path: str) -> None:

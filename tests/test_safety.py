@@ -434,3 +434,69 @@ def test_no_sync_refuses_to_replace_anything(tmp_path: Path) -> None:
     assert sha(src) == before
     assert dst.read_bytes() == b"the old destination"
     assert leftovers(tmp_path) == []
+
+
+def test_force_keeps_the_destinations_permissions(tmp_path: Path) -> None:
+    """Replacing an existing DEST (--force) keeps its permission bits, as cp does; a new
+    DEST gets 0o666 minus the umask."""
+    dst = tmp_path / "dst.params"
+    dst.write_bytes(b"old")
+    dst.chmod(0o600)
+    args = ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst), "--force"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    assert stat_mode(dst) == 0o600
+    new = tmp_path / "new.params"
+    result = CliRunner().invoke(cli, ["rename-prefix", str(T0), "model0_", "m_", "-o", str(new)])
+    assert result.exit_code == 0, result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat_mode(new) == 0o666 & ~umask
+
+
+def stat_mode(p: Path) -> int:
+    import stat
+
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+def test_an_empty_backup_suffix_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "src.params"
+    shutil.copy(T0, src)
+    result = CliRunner().invoke(
+        cli, ["rename-prefix", str(src), "model0_", "m_", "--in-place", "--backup", ""]
+    )
+    assert result.exit_code == 2 and "non-empty SUFFIX" in result.stderr
+    assert src.read_bytes() == T0.read_bytes()
+
+
+_SIGNAL_AFTER_RENAME = """
+import os, signal, sys
+from paramtool import cli
+real = os.replace
+def replace(a, b):
+    real(a, b)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+os.replace = replace
+cli.main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize(("sig", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_right_after_the_rename_says_the_file_is_complete(
+    tmp_path: Path, sig: str, code: int
+) -> None:
+    """A signal that arrives as the new file is renamed into place is held back until the
+    rename is recorded: the exit code says interrupted, and stderr says that DEST was written
+    and is complete (it was reported as an abort, as if DEST were untouched)."""
+    dst = tmp_path / "dst.params"
+    dst.write_bytes(b"old")
+    args = ["rename-prefix", str(T0), "model0_", "m_", "-o", str(dst), "--force"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AFTER_RENAME, sig, *args], capture_output=True, text=True
+    )
+    assert proc.returncode == code, proc.stderr
+    assert f"Interrupted after {dst} was written; it is complete." in proc.stderr
+    with paramtool.open(dst) as pf:
+        assert pf.names[0] == "m_dense0_weight"
+    assert leftovers(tmp_path) == []

@@ -429,3 +429,16 @@ def test_a_file_truncated_while_compared_names_file_and_record(
     assert result.exit_code == 3, result.output
     assert result.stderr.startswith(f"Error: {b}: record 1, field 'data'")
     assert "file changed while reading" in result.stderr
+
+
+def test_first_difference_prints_values_that_differ(tmp_path: Path) -> None:
+    """Two values 1 ulp apart must not print alike (6 significant digits made them so)."""
+    a, b = tmp_path / "a.params", tmp_path / "b.params"
+    x = np.float32(-1.3204299)
+    paramtool.save(a, {"w": np.array([x, 1], np.float32)})
+    paramtool.save(b, {"w": np.array([np.nextafter(x, np.float32(0)), 1], np.float32)})
+    result = CliRunner().invoke(cli, ["diff", str(a), str(b), "--values"])
+    assert result.exit_code == 1
+    line = next(s for s in result.stdout.splitlines() if "first at" in s)
+    first, second = line.split("first at [0]: ")[1].split(" vs ")
+    assert first != second and abs(float(first) - float(x)) < 1e-7

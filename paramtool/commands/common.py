@@ -38,6 +38,12 @@ def backend_option(f: F) -> F:
     )(f)
 
 
+def _backup_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value == "":
+        raise click.BadParameter("give a non-empty SUFFIX, e.g. --backup .orig")
+    return value
+
+
 def write_options(f: F) -> F:
     """``--no-verify``, ``--no-sync`` and ``--backup SUFFIX`` for every command that writes a
     file."""
@@ -52,6 +58,7 @@ def write_options(f: F) -> F:
     f = click.option(
         "--backup",
         metavar="SUFFIX",
+        callback=_backup_suffix,
         help="Keep the file being replaced (the file written over: SRC for an in-place "
         "rewrite, DEST with --force) as FILE+SUFFIX, e.g. --backup .orig.",
     )(f)

@@ -350,7 +350,8 @@ def _print_values(values: list[Any]) -> None:
         where = ""
         if v.first_index is not None:
             idx = ", ".join(map(str, v.first_index))
-            where = f"  first at [{idx}]: {v.first_a:g} vs {v.first_b:g}"
+            a, b = _distinct_text(v.first_a, v.first_b)
+            where = f"  first at [{idx}]: {a} vs {b}"
         status = "close" if v.close else f"{v.n_diff:,} differ"
         click.echo(
             f"  {display_name(v.name, 0).ljust(width)}  {status}  max abs {v.max_abs:.3g}  "
@@ -418,3 +419,13 @@ def _print_diff(report: Any) -> None:
                 "but shapes or dtypes differ too. Renaming gives the same names:"
             )
         echo(f"  {fix.command}")
+
+
+def _distinct_text(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with as few significant digits (6 at least) as tell them apart: two
+    values that differ never print the same."""
+    for digits in (6, 9, 17):
+        ta, tb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if ta != tb:
+            break
+    return ta, tb
