@@ -249,7 +249,12 @@ def plan_prefix_rename(
     clashes = {k: v for k, v in sources.items() if len(v) > 1}
     if clashes:
         shown = "; ".join(f"{' and '.join(sorted(v))} -> {k}" for k, v in list(clashes.items())[:5])
-        raise RenameError(f"{len(clashes)} new names would each come from two names: {shown}")
+        what = (
+            "1 new name would come"
+            if len(clashes) == 1
+            else f"{len(clashes)} new names would each come"
+        )
+        raise RenameError(f"{what} from two names: {shown}")
     return RenamePlan(keep, dropped)
 
 

@@ -429,6 +429,13 @@ def test_check_clean_file() -> None:
     assert doc["ok"] is True and doc["nonfinite"] == [] and doc["arrays"] == 9
 
 
+def test_check_one_bad_array_is_singular(tmp_path: Path) -> None:
+    p = tmp_path / "one.params"
+    paramtool.save(p, {"a": np.array([np.nan], np.float32), "b": np.ones(2, np.float32)})
+    out = run("check", p, code=1).stdout
+    assert "1 of 2 arrays has NaN or Inf values (1 NaN, 0 Inf)" in out.splitlines()[-1]
+
+
 def test_check_reports_nan_and_inf(nan_file: Path) -> None:
     out = run("check", nan_file, code=1).stdout
     lines = out.splitlines()

@@ -84,7 +84,7 @@ def test_plan_keep_and_drop() -> None:
 
 
 def test_plan_collisions_and_nothing_matched() -> None:
-    with pytest.raises(RenameError, match="would each come from two names"):
+    with pytest.raises(RenameError, match=r"^1 new name would come from two names: a_w and w -> w"):
         plan_prefix_rename(["a_w", "b_w", "w"], "a_", "", unmatched="keep")
     with pytest.raises(RenameError, match="no name starts with"):
         plan_prefix_rename(["a_w"], "b_", "c_", unmatched="keep")

@@ -199,7 +199,8 @@ def check_command(file: str, fmt: str) -> None:
         nan = sum(st.nan for _, _, st in bad)
         inf = sum(st.inf for _, _, st in bad)
         footer = (
-            f"{len(bad)} of {plural(len(listing.entries), 'array')} have NaN or Inf values "
+            f"{len(bad)} of {plural(len(listing.entries), 'array')} "
+            f"{'has' if len(bad) == 1 else 'have'} NaN or Inf values "
             f"({nan:,} NaN, {inf:,} Inf)"
         )
         print_table(columns, rows, footer)
