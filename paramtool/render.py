@@ -171,11 +171,31 @@ def print_table(
     console.print(Text(footer))
 
 
+def cell_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (East Asian wide/fullwidth, most emoji) characters
+    count 2, combining marks 0, others 1 (what ``len`` gives for ASCII)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`cell_width`)."""
+    fill = " " * max(0, width - cell_width(text))
+    return fill + text if right else text + fill
+
+
 def _print_plain_table(
     columns: list[tuple[str, str]], rows: list[list[str]], footer: str, title: str | None
 ) -> None:
     widths = [
-        max([len(header)] + [len(row[c]) for row in rows]) for c, (header, _) in enumerate(columns)
+        max([cell_width(header)] + [cell_width(row[c]) for row in rows])
+        for c, (header, _) in enumerate(columns)
     ]
     last = len(columns) - 1
 
@@ -186,7 +206,7 @@ def _print_plain_table(
             if c == last and not right:
                 out.append(cell)  # no trailing padding
             else:
-                out.append(cell.rjust(widths[c]) if right else cell.ljust(widths[c]))
+                out.append(pad(cell, widths[c], right=right))
         return "  ".join(out).rstrip()
 
     head = [title] if title else []

@@ -303,9 +303,11 @@ def view_lines(view: View) -> list[tuple[str, str]]:
 
 def _sibling_lines(views: Sequence[View]) -> list[tuple[View, list[str]]]:
     """Each view with its lines, labels padded so that siblings' details line up."""
+    from paramtool.render import cell_width, pad
+
     pairs = [(v, view_lines(v)) for v in views]
-    width = max((len(label) for _, lines in pairs for label, _ in lines), default=0)
-    return [(v, [f"{label.ljust(width)}  {d}" for label, d in lines]) for v, lines in pairs]
+    width = max((cell_width(label) for _, lines in pairs for label, _ in lines), default=0)
+    return [(v, [f"{pad(label, width)}  {d}" for label, d in lines]) for v, lines in pairs]
 
 
 def plain_lines(root: View, title: str) -> Iterator[str]:

@@ -727,3 +727,26 @@ def test_damaged_npz_member_is_an_error_not_a_crash(tmp_path: Path) -> None:
     for args in (("check", p), ("show", p, "w"), ("ls", p, "--stats")):
         r = run(*args, code=3)
         assert r.stdout == "" and "member w.npy" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plain_table_aligns_wide_characters(tmp_path: Path) -> None:
+    """Columns line up in terminal cells, not characters: an emoji or CJK character takes
+    two cells (found by a new-user trial)."""
+    from paramtool.render import cell_width
+
+    p = tmp_path / "wide.params"
+    paramtool.save(
+        p,
+        {
+            "model0_😀_weight": np.zeros((2, 2), np.float32),
+            "model0_dense0_weight": np.zeros(3, np.float32),
+            "model0_日本_bias": np.zeros(1, np.float32),
+        },
+    )
+    lines = run("ls", p).stdout.splitlines()[:4]
+    starts = {
+        cell_width(line[: line.index("(") if "(" in line else line.index("shape")])
+        for line in lines
+    }
+    assert len(starts) == 1, lines
+    assert cell_width("日本😀é") == 7 and cell_width("e\u0301") == 1
