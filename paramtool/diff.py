@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paramtool.backends import Entry, Listing
-from paramtool.errors import FormatError
 from paramtool.format import DType, Record
 from paramtool.names import Scheme, detect_scheme, find_prefix_change, rename_one
 from paramtool.render import shape_text, shell_join
@@ -208,29 +207,6 @@ SPAN_BYTES = 64
 #: 4 KiB of spans cost at most ~0.6 ms; numpy costs 0.5 ms (float64) to 10 ms (uint8) per
 #: block, plus ~0.07 s to import it once.
 PY_SPAN_BYTES = 4 << 10
-
-
-def _read_block(pf: ParamsFile, rec: Record, buf: bytearray, done: int, n: int) -> None:
-    """Read ``n`` bytes of ``rec``'s data, from its byte ``done`` on, into the start of
-    ``buf``.
-
-    Raises
-    ------
-    FormatError
-        A read failed, or the file ended before ``n`` bytes (it changed since it was indexed);
-        the message names the file, the record and the byte offset.
-    """
-    from paramtool.writer import read_into
-
-    offset = rec.data_offset + done
-    try:
-        got = read_into(pf.fileno(), buf if n == len(buf) else memoryview(buf)[:n], offset)
-    except OSError as e:
-        got, why = -1, f"cannot read: {e.strerror or e}"
-    if got != n:
-        if got >= 0:
-            why = f"file changed while reading (it ends {n - got} bytes early)"
-        raise FormatError(pf.path, why, offset=offset, record=rec.index, field="data")
 
 
 def _differing_spans(
@@ -542,7 +518,8 @@ def _compare_dense(
     Raises
     ------
     FormatError
-        A read failed or a file is shorter than its records say (:func:`_read_block`).
+        A read failed or a file is shorter than its records say
+        (:meth:`~paramtool.index.ParamsFile.read_data_into`).
     """
     assert ra.dtype is not None
     dtype = ra.dtype
@@ -556,8 +533,8 @@ def _compare_dense(
     done = 0
     while done < ra.nbytes:
         n = min(size, ra.nbytes - done)
-        _read_block(fa, ra, buf_a, done, n)
-        _read_block(fb, rb, buf_b, done, n)
+        fa.read_data_into(ra, buf_a, done, n)
+        fb.read_data_into(rb, buf_b, done, n)
         if (buf_a != buf_b) if n == len(buf_a) else (buf_a[:n] != buf_b[:n]):
             acc.equal = False
             spans = None if use_numpy else _differing_spans(buf_a, buf_b, n, item, PY_SPAN_BYTES)

@@ -198,6 +198,27 @@ class ParamsFile:
             )
         return data
 
+    def read_data_into(self, rec: Record, buf: bytearray, start: int, n: int) -> None:
+        """Read ``n`` bytes of ``rec``'s element data, from its byte ``start`` on, into the
+        start of ``buf`` (a reused buffer: nothing is allocated per call).
+
+        Raises
+        ------
+        FormatError
+            A read failed, or the file ended before ``n`` bytes (it changed since it was
+            indexed); the message names the file, the record and the byte offset.
+        """
+        offset = rec.data_offset + start
+        try:
+            got = read_into(self.fileno(), buf if n == len(buf) else memoryview(buf)[:n], offset)
+        except OSError as e:
+            got, why = -1, f"cannot read: {e.strerror or e}"
+        self._bytes_read += max(got, 0)
+        if got != n:
+            if got >= 0:
+                why = f"file changed while reading (it ends {n - got} bytes early)"
+            raise FormatError(self.path, why, offset=offset, record=rec.index, field="data")
+
     def read(self, key: int | str | Record, *, mmap: bool = False) -> Any:
         """Decode one array: a numpy array of the record's shape, or a :class:`SparseArray`.
 
@@ -301,6 +322,22 @@ def _sparse_problem(rec: Record, data: Any, aux: list[Any]) -> tuple[int, str] |
     if indices.size and (indices.min() < 0 or indices.max() >= rec.shape[1]):
         return 1, f"column index out of range 0..{rec.shape[1] - 1}"
     return None
+
+
+def read_into(fd: int, buf: bytearray | memoryview, offset: int) -> int:
+    """Fill ``buf`` from byte ``offset`` of ``fd`` (a reused buffer: no allocation per read)
+    and return the number of bytes read (fewer than ``len(buf)`` only at end of file).
+    ``os.preadv`` where the OS has it (Linux, BSD), else ``os.pread`` and a copy (macOS).
+
+    Raises
+    ------
+    OSError
+        The read failed."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
+    data = os.pread(fd, len(buf), offset)
+    buf[: len(data)] = data
+    return len(data)
 
 
 def _numpy_dtype(dtype: DType) -> np.dtype:  # type: ignore[type-arg]

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from paramtool.backends import Entry
+
 #: Set by the global ``--no-color`` option (see :func:`set_color`).
 _color_option = True
 
@@ -84,6 +86,20 @@ def json_name(name: str | None) -> str | None:
         return name
     except UnicodeEncodeError:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def entry_json(e: Entry, index: int) -> dict[str, Any]:
+    """The JSON fields every listing gives an entry: ``index``, ``name`` (:func:`json_name`),
+    ``shape``, ``dtype``, ``elements``, ``nbytes``, ``stype``."""
+    return {
+        "index": index,
+        "name": json_name(e.name),
+        "shape": list(e.shape),
+        "dtype": e.dtype,
+        "elements": e.size,
+        "nbytes": e.nbytes,
+        "stype": e.stype,
+    }
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

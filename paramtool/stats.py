@@ -26,6 +26,9 @@ from paramtool.index import open_params
 if TYPE_CHECKING:
     import numpy as np
 
+    from paramtool.format import Record
+    from paramtool.index import ParamsFile
+
 #: Elements per chunk (8 MiB of float64).
 CHUNK = 1 << 20
 
@@ -271,7 +274,9 @@ def file_stats(
     return out
 
 
-def _dense_record_stats(pf: Any, rec: Any, chunk: int, nonfinite_only: bool) -> ArrayStats:
+def _dense_record_stats(
+    pf: ParamsFile, rec: Record, chunk: int, nonfinite_only: bool
+) -> ArrayStats:
     """:func:`array_stats` of a dense record, read ``chunk`` elements at a time into one
     reused buffer (not memory-mapped: a file truncated meanwhile gives FormatError, where a
     mapping would die of SIGBUS).
@@ -284,31 +289,18 @@ def _dense_record_stats(pf: Any, rec: Any, chunk: int, nonfinite_only: bool) -> 
     """
     import numpy as np
 
-    from paramtool.writer import read_into
-
-    name = rec.dtype.name
+    dtype = rec.dtype
+    assert dtype is not None  # "none" records are not read
+    name = dtype.name
     floating = name in FLOAT_DTYPES
     acc = _Accumulator(nonfinite_only)
-    item = rec.dtype.itemsize
+    item = dtype.itemsize
     buf = bytearray(min(rec.nbytes, chunk * item))
     done = 0
     while done < rec.nbytes:
         n = min(len(buf), rec.nbytes - done)
-        try:
-            got = read_into(pf.fileno(), memoryview(buf)[:n], rec.data_offset + done)
-        except OSError as e:
-            got, why = -1, e.strerror or str(e)
-        if got != n:
-            raise FormatError(
-                pf.path,
-                why if got < 0 else f"file changed while reading (it ends {n - got} bytes early)",
-                offset=rec.data_offset + done,
-                record=rec.index,
-                field="data",
-            )
-        acc.add(
-            as_float(np.frombuffer(buf, dtype=rec.dtype.numpy, count=n // item), name), floating
-        )
+        pf.read_data_into(rec, buf, done, n)
+        acc.add(as_float(np.frombuffer(buf, dtype=dtype.numpy, count=n // item), name), floating)
         done += n
     return acc.result(rec.size)
 

@@ -241,7 +241,7 @@ def view_json(view: View) -> dict[str, Any]:
     """A view as JSON-ready data (``ls --tree --format json``): per node ``label``,
     ``parameters``, ``elements``, ``nbytes`` (of one instance), ``repeat`` and ``members`` for a
     folded node, ``entries`` for the arrays named exactly here, and ``children``."""
-    from paramtool.render import json_name
+    from paramtool.render import entry_json, json_name
 
     node = view.node
     out: dict[str, Any] = {
@@ -254,18 +254,7 @@ def view_json(view: View) -> dict[str, Any]:
         out["repeat"] = view.repeat
         out["members"] = [json_name(m.label) for m in view.members]
     if node.entries:
-        out["entries"] = [
-            {
-                "index": i,
-                "name": json_name(e.name),
-                "shape": list(e.shape),
-                "dtype": e.dtype,
-                "elements": e.size,
-                "nbytes": e.nbytes,
-                "stype": e.stype,
-            }
-            for i, e in node.entries
-        ]
+        out["entries"] = [entry_json(e, i) for i, e in node.entries]
     out["children"] = [view_json(c) for c in view.children]
     return out
 

@@ -23,7 +23,7 @@ from paramtool.format import (
     encode_names,
     encode_sparse_header,
 )
-from paramtool.index import BFLOAT16_FIELD, ParamsFile, SparseArray
+from paramtool.index import BFLOAT16_FIELD, ParamsFile, SparseArray, read_into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -308,11 +308,9 @@ def write_renamed(
         for offset, length in ranges:
             copy_range(src.fileno(), f, offset, length, progress)
         write_all(f, encode_names(names))
-        if verify and sync:
-            with _writeback_started(tmp):
+        if verify:
+            with _writeback_started(tmp) if sync else contextlib.nullcontext():
                 verify_copy(src, tmp, selection, dest)
-        elif verify:
-            verify_copy(src, tmp, selection, dest)
 
 
 @contextlib.contextmanager
@@ -358,22 +356,6 @@ def _writeback_started(path: str) -> Iterator[None]:
     thread.join()
     if errors:
         raise errors[0]
-
-
-def read_into(fd: int, buf: bytearray | memoryview, offset: int) -> int:
-    """Fill ``buf`` from byte ``offset`` of ``fd`` (a reused buffer: no allocation per read)
-    and return the number of bytes read (fewer than ``len(buf)`` only at end of file).
-    ``os.preadv`` where the OS has it (Linux, BSD), else ``os.pread`` and a copy (macOS).
-
-    Raises
-    ------
-    OSError
-        The read failed."""
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [buf], offset)
-    data = os.pread(fd, len(buf), offset)
-    buf[: len(data)] = data
-    return len(data)
 
 
 #: Bytes compared per step by :func:`same_bytes` (and ``diff --values``): two buffers of this

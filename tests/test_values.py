@@ -409,13 +409,13 @@ def test_a_file_truncated_while_compared_names_file_and_record(
 ) -> None:
     """A read that comes up short (the file changed since it was indexed) is a FormatError
     naming the file and the record, not an OSError the CLI would call a write failure."""
-    import paramtool.diff
+    from paramtool.index import ParamsFile
 
     a, b = tmp_path / "a.params", tmp_path / "b.params"
     arrays = {"w": np.ones(100_000, np.float32), "v": np.ones(100_000, np.float32)}
     paramtool.save(a, arrays)
     paramtool.save(b, arrays)
-    real = paramtool.diff._read_block
+    real = ParamsFile.read_data_into
     seen: list[int] = []
 
     def cut_then_read(pf: Any, rec: Any, buf: Any, done: int, n: int) -> None:
@@ -424,7 +424,7 @@ def test_a_file_truncated_while_compared_names_file_and_record(
             os.truncate(b, rec.data_offset + done + 10)
         real(pf, rec, buf, done, n)
 
-    monkeypatch.setattr(paramtool.diff, "_read_block", cut_then_read)
+    monkeypatch.setattr(ParamsFile, "read_data_into", cut_then_read)
     result = CliRunner().invoke(cli, ["diff", str(a), str(b), "--values"])
     assert result.exit_code == 3, result.output
     assert result.stderr.startswith(f"Error: {b}: record 1, field 'data'")

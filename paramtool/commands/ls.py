@@ -15,6 +15,7 @@ from paramtool.completion import complete_names
 from paramtool.names import detect_scheme
 from paramtool.render import (
     display_name,
+    entry_json,
     human_bytes,
     inert,
     json_name,
@@ -101,13 +102,7 @@ def _echo_json_with_list(doc: dict[str, Any], key: str, items: list[Any]) -> Non
 
 def _entry_json(e: Entry, index: int) -> dict[str, Any]:
     return {
-        "index": index,
-        "name": json_name(e.name),
-        "shape": list(e.shape),
-        "dtype": e.dtype,
-        "elements": e.size,
-        "nbytes": e.nbytes,
-        "stype": e.stype,
+        **entry_json(e, index),
         "stored": e.stored,
         "context": e.context,
         "version": e.version,
